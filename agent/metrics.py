@@ -1,0 +1,130 @@
+"""The agent's Prometheus metrics: the contract in ARCHITECTURE.md, in one place.
+
+Every metric lives on a registry owned by the app, so tests get a fresh one and two
+apps in one process never share counters. Gauges get their value at start-up.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+BREAKERS = ("pms", "audit", "nlp")
+DEPENDENCIES = ("redis", "postgres", "pms")
+CACHE_KINDS = ("availability", "room_types")
+BREAKER_STATE_VALUE = {"closed": 0, "open": 1, "half-open": 2}
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class AgentMetrics:
+    """Holds every metric the agent exports, registered on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.session_save_retries = Counter(
+            "session_save_retries_total", "Session saves retried after a Redis error.", registry=r
+        )
+        self.audit_fallback_writes = Counter(
+            "audit_fallback_writes_total",
+            "Audit events written to the fallback file instead of PostgreSQL.",
+            registry=r,
+        )
+        self.audit_breaker_state = Gauge(
+            "audit_circuit_breaker_state",
+            "Audit breaker state (0 closed, 1 open, 2 half-open).",
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "circuit_breaker_state",
+            "Breaker state (0 closed, 1 open, 2 half-open).",
+            ["breaker"],
+            registry=r,
+        )
+        self.breaker_transitions = Counter(
+            "circuit_breaker_transitions_total",
+            "Breaker state transitions.",
+            ["breaker", "from_state", "to_state"],
+            registry=r,
+        )
+        self.retry_attempts = Counter(
+            "retry_attempts_total",
+            "Retry attempts after a failed first call, by how the attempt ended.",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.pms_cache_hits = Counter(
+            "pms_cache_hits_total", "PMS answers served from Redis.", ["kind"], registry=r
+        )
+        self.pms_cache_misses = Counter(
+            "pms_cache_misses_total", "PMS lookups not found in Redis.", ["kind"], registry=r
+        )
+        self.pms_cache_stale_served = Counter(
+            "pms_cache_stale_served_total",
+            "Stale PMS answers served while the PMS was unavailable.",
+            registry=r,
+        )
+        self.pms_latency = Histogram(
+            "pms_api_latency_seconds",
+            "PMS API call latency, one observation per HTTP attempt.",
+            ["operation", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.audit_events = Counter(
+            "audit_events_total", "Audit events by where they went.", ["outcome"], registry=r
+        )
+        self.audit_fallback_pending = Gauge(
+            "audit_fallback_pending",
+            "Audit events in the fallback file not yet replayed.",
+            registry=r,
+        )
+        self.alerts_sent = Counter(
+            "alerts_sent_total", "Alerts to Alertmanager by outcome.", ["outcome"], registry=r
+        )
+        self.orchestrator_messages = Counter(
+            "orchestrator_messages_total",
+            "Guest messages handled, by intent and status.",
+            ["intent", "status"],
+            registry=r,
+        )
+        self.orchestrator_latency = Histogram(
+            "orchestrator_latency_seconds",
+            "Time to build a reply, by intent.",
+            ["intent"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "http_requests_total",
+            "HTTP requests by route template.",
+            ["method", "endpoint", "status_code"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration by route template.",
+            ["method", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.dependency_up = Gauge(
+            "dependency_up", "1 when the dependency answered its last check.", ["dependency"],
+            registry=r,
+        )
+        self._initialise()
+
+    def _initialise(self) -> None:
+        self.audit_breaker_state.set(0)
+        self.audit_fallback_pending.set(0)
+        for name in BREAKERS:
+            self.breaker_state.labels(breaker=name).set(0)
+        for dep in DEPENDENCIES:
+            self.dependency_up.labels(dependency=dep).set(0)
+        for kind in CACHE_KINDS:
+            self.pms_cache_hits.labels(kind=kind)
+            self.pms_cache_misses.labels(kind=kind)
+        for outcome in ("written", "fallback", "replayed"):
+            self.audit_events.labels(outcome=outcome)
+        for outcome in ("sent", "suppressed", "failed"):
+            self.alerts_sent.labels(outcome=outcome)

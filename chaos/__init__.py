@@ -1,0 +1,1 @@
+"""The chaos and observability harness: fault proxy, native stack, experiments, reports."""
