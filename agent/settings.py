@@ -122,6 +122,7 @@ class AgentSettings(BaseSettings):
     log_level: str = "INFO"
     admin_token: SecretStr = SecretStr("")
     request_max_bytes: int = Field(64 * 1024, ge=1)
+    dependency_check_interval_s: float = Field(5.0, gt=0)
 
     redis: RedisSettings = RedisSettings()
     sessions: SessionSettings = SessionSettings()

@@ -1,0 +1,40 @@
+# hotel-chaos-lab: every entry point a newcomer needs. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps test lint format demo up down status lab load bench notebooks clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+system-deps:  ## Install redis-server, prometheus, alertmanager and the exporters when missing
+	@bash scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[lab,dev]' 2> >(grep -v "is ignored" >&2)
+	touch $(STAMP)
+
+setup: system-deps $(STAMP)  ## Create the virtualenv and install everything
+
+test: setup  ## Run the whole pytest suite (starts its own servers)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup  ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: setup  ## Bring the stack up natively and run a real conversation through it
+	$(BIN)/python -m chaos.demo
+
+clean:  ## Remove the virtualenv, state and reports
+	rm -rf $(VENV) .state reports logs

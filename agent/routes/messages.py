@@ -1,0 +1,75 @@
+"""``POST /api/v1/messages``: the channel-neutral guest message API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
+
+from agent.conversation import InboundMessage
+from agent.errors import ClientError, validation_details
+from agent.routes.common import read_json
+
+router = APIRouter(prefix="/api/v1", tags=["messages"])
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+\-]+$")
+]
+
+
+class MessageIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    guest_id: Identifier
+    channel: Literal["api", "whatsapp", "web", "sms", "email"] = "api"
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
+    language: Literal["es", "en"] | None = None
+    message_id: Identifier | None = None
+    guest_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class MessageOut(BaseModel):
+    reply: str
+    intent: str
+    confidence: float = Field(ge=0, le=1)
+    language: str
+    degraded: bool
+    session_id: str
+    escalated: bool
+    booking_id: str | None
+    duplicate: bool = False
+
+
+@router.post(
+    "/messages",
+    response_model=MessageOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": MessageIn.model_json_schema()}},
+        }
+    },
+    responses={400: {"description": "malformed JSON"}, 413: {"description": "body too large"},
+               415: {"description": "not JSON"}, 422: {"description": "invalid fields"}},
+)
+async def post_message(request: Request) -> dict[str, Any]:
+    """Answer one guest message."""
+    _, payload = await read_json(request)
+    try:
+        body = MessageIn.model_validate(payload)
+    except ValidationError as exc:
+        raise ClientError(422, "invalid_request", validation_details(exc.errors())) from exc
+    state = request.app.state
+    if body.message_id:
+        earlier = await state.dedupe.seen(body.channel, body.message_id)
+        if earlier is not None:
+            return {**earlier, "duplicate": True}
+    reply = await state.orchestrator.handle(InboundMessage(
+        guest_id=body.guest_id, channel=body.channel, text=body.text, language=body.language,
+        message_id=body.message_id, guest_name=body.guest_name,
+    ))
+    result = reply.as_dict()
+    if body.message_id:
+        await state.dedupe.remember(body.channel, body.message_id, result)
+    return result

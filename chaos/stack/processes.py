@@ -1,0 +1,193 @@
+"""Start and stop the stack's servers as child processes on loopback.
+
+Each server runs in the foreground as our own child (never daemonised), so the pid we
+hold is the server's and ``stop()`` ends exactly what ``start()`` began. Readiness is a
+real query (PING, a SQL connection, an HTTP health endpoint), never a sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaos.exceptions import StackError
+
+PG_BIN = Path(os.environ.get("CHAOSLAB_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Ask the kernel for a free TCP port on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections at ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a log file, or a note that there is none."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def require_binary(name: str, hint: str) -> str:
+    """Path of an executable, or a one-line StackError saying what to install."""
+    found = shutil.which(name) or (str(PG_BIN / name) if (PG_BIN / name).exists() else None)
+    if not found:
+        raise StackError(f"{name} not found: {hint}")
+    return found
+
+
+@dataclass
+class ManagedProcess:
+    """A server started as a child process, with a log file and a readiness probe."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    ready: Callable[[], bool]
+    env: dict[str, str] | None = None
+    user: str | None = None
+    cwd: Path | None = None
+    stop_signal: int = signal.SIGTERM
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the process and block until it is ready, or raise with its log tail."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                list(self.argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(self.env or {})},
+                user=self.user,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited with code {self.proc.returncode}; log tail:\n"
+                    f"{tail(self.log_path)}"
+                )
+            if self.ready():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise StackError(f"{self.name} not ready after {timeout:.0f} s; log tail:\n{tail(self.log_path)}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the process (its signal, then SIGKILL after ``timeout``)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(self.stop_signal)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            self.proc.wait(5)
+
+
+def redis_ping(host: str, port: int) -> bool:
+    """True when Redis answers PING with PONG."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedProcess:
+    """A throwaway redis-server: no persistence, loopback only."""
+    binary = require_binary("redis-server", "install it with: apt-get install redis-server")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no",
+        "--dir", str(data_dir), "--daemonize", "no", "--protected-mode", "yes",
+    ]
+    return ManagedProcess(
+        name="redis", argv=argv, log_path=data_dir / "redis.log",
+        ready=lambda: redis_ping(host, port),
+    )
+
+
+def _pg_user() -> str | None:
+    """PostgreSQL refuses to run as root: run it as the ``postgres`` user then."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError as exc:
+        raise StackError("running as root needs a 'postgres' user for initdb") from exc
+    return "postgres"
+
+
+def pg_ready(host: str, port: int) -> bool:
+    """True when PostgreSQL accepts a real connection."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            host=host, port=port, user="postgres", dbname="postgres", connect_timeout=1
+        ) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def postgres_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedProcess:
+    """A throwaway PostgreSQL 15 cluster (trust auth on loopback, no fsync)."""
+    initdb = require_binary("initdb", f"PostgreSQL 15 server binaries expected in {PG_BIN}")
+    postgres = require_binary("postgres", f"PostgreSQL 15 server binaries expected in {PG_BIN}")
+    user = _pg_user()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if user:
+        shutil.chown(data_dir, user, user)
+        os.chmod(data_dir, 0o700)
+    pgdata = data_dir / "data"
+    if not (pgdata / "PG_VERSION").exists():
+        result = subprocess.run(
+            [initdb, "-D", str(pgdata), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+            capture_output=True, user=user, check=False, timeout=120,
+        )
+        if result.returncode != 0:
+            raise StackError(f"initdb failed: {result.stderr.decode(errors='replace').strip()}")
+    argv = [
+        postgres, "-D", str(pgdata), "-p", str(port), "-k", str(data_dir),
+        "-c", f"listen_addresses={host}", "-c", "fsync=off", "-c", "full_page_writes=off",
+        "-c", "synchronous_commit=off", "-c", "max_connections=100",
+    ]
+    return ManagedProcess(
+        name="postgres", argv=argv, log_path=data_dir / "postgres.log",
+        ready=lambda: pg_ready(host, port), user=user, stop_signal=signal.SIGINT,
+    )
