@@ -36,10 +36,8 @@ class Turn:
 
 
 def localized(value: Any, lang: str) -> str:
-    """A display name that may be a plain string or a ``{"es": ..., "en": ...}`` mapping."""
-    if isinstance(value, dict):
-        return str(value.get(lang) or value.get("es") or next(iter(value.values())))
-    return str(value)
+    """A display name that may be a plain string or a per-language ``Localized`` value."""
+    return str(value.get(lang)) if hasattr(value, "get") else str(value)
 
 
 def money(value: Any) -> str:
@@ -157,7 +155,7 @@ class Flows:
         lines = [render("availability_header", lang, **values)]
         for o in offers:
             lines.append(render("availability_line", lang, name=localized(o.name, lang),
-                                available=o.available, nightly=money(o.nightly_rate),
+                                available=o.available, nightly=money(o.total / max(o.nights, 1)),
                                 total=money(o.total), currency=o.currency))
         lines.append(render("availability_offer_booking", lang))
         if lookup.stale:
@@ -225,17 +223,16 @@ class Flows:
         except PMSRejected:
             return Turn(render("booking_unavailable", lang), intent="reservation")
         name = pending["room_type"]
-        text = render("booking_done", lang, booking_id=booking.booking_id, name=name,
+        text = render("booking_done", lang, booking_id=booking.id, name=name,
                       check_in=pending["check_in"], check_out=pending["check_out"])
-        return Turn(text, intent="reservation", booking_id=booking.booking_id,
+        return Turn(text, intent="reservation", booking_id=booking.id,
                     events=[("booking", {"decision": "confirmed",
-                                         "booking_id": booking.booking_id,
+                                         "booking_id": booking.id,
                                          "room_type": name,
                                          "check_in": pending["check_in"],
                                          "check_out": pending["check_out"]})])
 
     async def _late_checkout_quote(self, session: Session, booking_id: str, lang: str) -> Turn:
-        h = self._settings.hotel
         try:
             quote = await self._pms.late_checkout_quote(booking_id)
         except PMSNotFound:
@@ -248,8 +245,8 @@ class Flows:
                         intent="late_checkout",
                         events=[("late_checkout", {"decision": "unavailable",
                                                    "booking_id": booking_id})])
-        values = {"late_time": h.late_checkout_time, "checkout_time": h.checkout_time,
-                  "date": str(quote.date), "fee": money(quote.fee), "currency": quote.currency}
+        values = {"late_time": quote.late_checkout_time, "checkout_time": quote.standard_checkout,
+                  "fee": money(quote.fee), "currency": quote.currency}
         session.pending = {"kind": "late_checkout_confirm", "booking_id": booking_id, **values}
         return Turn(render("late_checkout_offer", lang, **values), intent="late_checkout")
 
@@ -266,8 +263,7 @@ class Flows:
         except PMSRejected:
             return Turn(render("late_checkout_unavailable", lang, booking_id=booking_id),
                         intent="late_checkout")
-        return Turn(render("late_checkout_done", lang, date=pending["date"],
-                           late_time=pending["late_time"], fee=pending["fee"],
+        return Turn(render("late_checkout_done", lang, late_time=pending["late_time"], fee=pending["fee"],
                            currency=pending["currency"]),
                     intent="late_checkout",
                     events=[("late_checkout", {"decision": "confirmed", "booking_id": booking_id,

@@ -83,14 +83,15 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
     "late_checkout_offer": {
         "es": "Podés dejar la habitación a las {late_time} en lugar de las {checkout_time} "
-        "el {date}. El cargo es {fee} {currency} (50 % de la tarifa por noche). ¿Confirmás? (sí/no)",
-        "en": "You can check out at {late_time} instead of {checkout_time} on {date}. "
+        "el día de tu salida. El cargo es {fee} {currency} (50 % de la tarifa por noche). "
+        "¿Confirmás? (sí/no)",
+        "en": "You can check out at {late_time} instead of {checkout_time} on your departure day. "
         "The fee is {fee} {currency} (50 % of the nightly rate). Shall I confirm? (yes/no)",
     },
     "late_checkout_done": {
-        "es": "¡Confirmado! Tu salida del {date} es a las {late_time}. El cargo de {fee} {currency} "
+        "es": "¡Confirmado! Tu salida es a las {late_time}. El cargo de {fee} {currency} "
         "se suma a tu cuenta.",
-        "en": "Confirmed! Your check-out on {date} is at {late_time}. The {fee} {currency} fee "
+        "en": "Confirmed! Your check-out is at {late_time}. The {fee} {currency} fee "
         "is added to your bill.",
     },
     "late_checkout_unavailable": {

@@ -93,14 +93,17 @@ class ManagedProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise StackError(
-                    f"{self.name} exited with code {self.proc.returncode}; log tail:\n"
-                    f"{tail(self.log_path)}"
+                    f"{self.name} exited with code {self.proc.returncode}: "
+                    f"{tail(self.log_path, 1)} (log {self.log_path})\n{tail(self.log_path)}"
                 )
             if self.ready():
                 return
             time.sleep(0.05)
         self.stop()
-        raise StackError(f"{self.name} not ready after {timeout:.0f} s; log tail:\n{tail(self.log_path)}")
+        raise StackError(
+            f"{self.name} not ready after {timeout:.0f} s: {tail(self.log_path, 1)} "
+            f"(log {self.log_path})\n{tail(self.log_path)}"
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the process (its signal, then SIGKILL after ``timeout``)."""
@@ -191,3 +194,10 @@ def postgres_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Manag
         name="postgres", argv=argv, log_path=data_dir / "postgres.log",
         ready=lambda: pg_ready(host, port), user=user, stop_signal=signal.SIGINT,
     )
+
+
+def sys_python() -> str:
+    """The interpreter running us, so children use the same virtualenv."""
+    import sys
+
+    return sys.executable

@@ -1,0 +1,177 @@
+"""How each server of the native stack is launched, configured and probed for readiness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from chaos.stack.config import LAB_AGENT_ENV, StackSettings
+from chaos.stack.processes import ManagedProcess, require_binary, sys_python, tcp_open
+
+PROXIES = ("redis", "postgres", "pms")
+
+
+def http_ok(url: str, expect: str | None = None) -> bool:
+    """True when ``url`` answers 2xx (and its body contains ``expect``, if given)."""
+    try:
+        response = httpx.get(url, timeout=1.0)
+    except httpx.HTTPError:
+        return False
+    return response.is_success and (expect is None or expect in response.text)
+
+
+def stack_urls(s: StackSettings) -> dict[str, str]:
+    """Every address the stack exposes, keyed by a stable name."""
+    h, p = s.host, s.ports
+    return {
+        "agent": f"http://{h}:{p.agent}",
+        "pms": f"http://{h}:{p.pms}",
+        "proxy_api": f"http://{h}:{p.proxy_api}",
+        "redis": f"redis://{h}:{p.redis}/0",
+        "redis_proxied": f"redis://{h}:{p.proxy_redis}/0",
+        "postgres": f"postgresql://postgres@{h}:{p.postgres}/hotel",
+        "postgres_proxied": f"postgresql://postgres@{h}:{p.proxy_postgres}/hotel",
+        "pms_proxied": f"http://{h}:{p.proxy_pms}",
+        "prometheus": f"http://{h}:{p.prometheus}",
+        "alertmanager": f"http://{h}:{p.alertmanager}",
+        "redis_exporter": f"http://{h}:{p.redis_exporter}",
+        "postgres_exporter": f"http://{h}:{p.postgres_exporter}",
+    }
+
+
+def proxy_config(s: StackSettings) -> list[dict[str, Any]]:
+    """The three proxies the agent's traffic passes through."""
+    h, p = s.host, s.ports
+    pairs = {
+        "redis": (p.proxy_redis, p.redis),
+        "postgres": (p.proxy_postgres, p.postgres),
+        "pms": (p.proxy_pms, p.pms),
+    }
+    return [
+        {"name": name, "listen": f"{h}:{listen}", "upstream": f"{h}:{upstream}", "enabled": True}
+        for name, (listen, upstream) in pairs.items()
+    ]
+
+
+def proxy(s: StackSettings, folder: Path) -> ManagedProcess:
+    config = folder / "toxiproxy.json"
+    config.write_text(json.dumps(proxy_config(s), indent=2))
+    url = f"http://{s.host}:{s.ports.proxy_api}/proxies"
+
+    def ready() -> bool:
+        try:
+            listed = httpx.get(url, timeout=1.0).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return all(name in listed for name in PROXIES)
+
+    argv = [sys_python(), "-m", "chaos.proxy", "-host", s.host, "-port", str(s.ports.proxy_api),
+            "-config", str(config)]
+    return ManagedProcess("proxy", argv, folder / "proxy.log", ready)
+
+
+def pms_simulator(s: StackSettings, folder: Path) -> ManagedProcess:
+    argv = [sys_python(), "-m", "chaos.pms_simulator", "--host", s.host,
+            "--port", str(s.ports.pms), "--api-key", s.pms_api_key]
+    return ManagedProcess("pms", argv, folder / "pms.log",
+                          lambda: http_ok(f"http://{s.host}:{s.ports.pms}/health"))
+
+
+def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
+    """The agent's environment: every dependency reached through the proxy."""
+    urls = stack_urls(s)
+    env = dict(LAB_AGENT_ENV) if s.profile == "lab" else {}
+    env.update({
+        "AGENT_HOST": s.host,
+        "AGENT_PORT": str(s.ports.agent),
+        "AGENT_ENVIRONMENT": f"native-{s.profile}",
+        "AGENT_ADMIN_TOKEN": s.admin_token,
+        "AGENT_REDIS__URL": urls["redis_proxied"],
+        "AGENT_DATABASE__DSN": urls["postgres_proxied"],
+        "AGENT_PMS__BASE_URL": urls["pms_proxied"],
+        "AGENT_PMS__API_KEY": s.pms_api_key,
+        "AGENT_ALERTS__ALERTMANAGER_URL": urls["alertmanager"],
+        "AGENT_AUDIT__FALLBACK_PATH": str(folder / "agent" / "audit_fallback.jsonl"),
+        "AGENT_WHATSAPP__APP_SECRET": s.whatsapp_secret,
+        "AGENT_WHATSAPP__VERIFY_TOKEN": s.whatsapp_secret,
+        "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['pms']}/graph",
+    })
+    env.update(s.agent_env)
+    return env
+
+
+def agent(s: StackSettings, folder: Path) -> ManagedProcess:
+    return ManagedProcess(
+        "agent", [sys_python(), "-m", "agent"], folder / "agent.log",
+        lambda: http_ok(f"http://{s.host}:{s.ports.agent}/health/live"),
+        env=agent_env(s, folder),
+    )
+
+
+def prometheus_config(s: StackSettings) -> dict[str, Any]:
+    """Scrape config for the native stack, with the project's rules."""
+    h, p = s.host, s.ports
+    rules = sorted(str(f) for f in (s.dashboards_dir / "prometheus" / "rules").glob("*.yml"))
+
+    def job(name: str, port: int) -> dict[str, Any]:
+        return {"job_name": name, "static_configs": [{"targets": [f"{h}:{port}"]}]}
+
+    return {
+        "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+        "rule_files": rules,
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{h}:{p.alertmanager}"]}]}]},
+        "scrape_configs": [
+            job("agent", p.agent), job("toxiproxy", p.proxy_api), job("redis", p.redis_exporter),
+            job("postgres", p.postgres_exporter), job("prometheus", p.prometheus),
+            job("alertmanager", p.alertmanager),
+        ],
+    }
+
+
+def prometheus(s: StackSettings, folder: Path) -> ManagedProcess:
+    binary = require_binary("prometheus", "install it with: apt-get install prometheus")
+    config = folder / "prometheus.yml"
+    config.write_text(yaml.safe_dump(prometheus_config(s), sort_keys=False))
+    argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'tsdb'}",
+            f"--web.listen-address={s.host}:{s.ports.prometheus}", "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=1d"]
+    return ManagedProcess("prometheus", argv, folder / "prometheus.log",
+                          lambda: http_ok(f"http://{s.host}:{s.ports.prometheus}/-/ready"))
+
+
+def alertmanager(s: StackSettings, folder: Path) -> ManagedProcess:
+    binary = require_binary("prometheus-alertmanager",
+                            "install it with: apt-get install prometheus-alertmanager")
+    shipped = s.dashboards_dir / "alertmanager" / "alertmanager.yml"
+    argv = [binary, f"--config.file={shipped}", f"--storage.path={folder / 'data'}",
+            f"--web.listen-address={s.host}:{s.ports.alertmanager}", "--cluster.listen-address="]
+    return ManagedProcess("alertmanager", argv, folder / "alertmanager.log",
+                          lambda: http_ok(f"http://{s.host}:{s.ports.alertmanager}/-/ready"))
+
+
+def redis_exporter(s: StackSettings, folder: Path) -> ManagedProcess:
+    binary = require_binary("prometheus-redis-exporter",
+                            "install it with: apt-get install prometheus-redis-exporter")
+    argv = [binary, "-redis.addr", f"redis://{s.host}:{s.ports.redis}",
+            "-web.listen-address", f"{s.host}:{s.ports.redis_exporter}"]
+    url = f"http://{s.host}:{s.ports.redis_exporter}/metrics"
+    return ManagedProcess("redis_exporter", argv, folder / "redis_exporter.log",
+                          lambda: http_ok(url, "redis_up 1"))
+
+
+def postgres_exporter(s: StackSettings, folder: Path) -> ManagedProcess:
+    binary = require_binary("prometheus-postgres-exporter",
+                            "install it with: apt-get install prometheus-postgres-exporter")
+    dsn = f"postgresql://postgres@{s.host}:{s.ports.postgres}/postgres?sslmode=disable"
+    argv = [binary, f"--web.listen-address={s.host}:{s.ports.postgres_exporter}"]
+    url = f"http://{s.host}:{s.ports.postgres_exporter}/metrics"
+    return ManagedProcess("postgres_exporter", argv, folder / "postgres_exporter.log",
+                          lambda: http_ok(url, "pg_up 1"), env={"DATA_SOURCE_NAME": dsn})
+
+
+def port_is_free(host: str, port: int) -> bool:
+    return not tcp_open(host, port, timeout=0.2)

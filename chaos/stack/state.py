@@ -1,0 +1,76 @@
+"""The state file of a running native stack: every URL and every pid, in one JSON file.
+
+The chaos library, the tests and the notebooks find the stack through it (or through
+``chaoslab status --json``, which prints the same document).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.exceptions import StackError
+
+
+@dataclass
+class StackState:
+    """URLs of a running stack and the pids of the processes it started."""
+
+    urls: dict[str, str]
+    pids: dict[str, int] = field(default_factory=dict)
+    proxies: dict[str, dict[str, str]] = field(default_factory=dict)
+    state_dir: str = ""
+    started_at: float = 0.0
+    admin_token: str = ""
+    whatsapp_secret: str = ""
+    fallback_path: str = ""
+
+    def url(self, name: str) -> str:
+        try:
+            return self.urls[name]
+        except KeyError as exc:
+            raise StackError(f"the stack has no URL named {name!r}") from exc
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    def save(self, path: Path) -> None:
+        """Write atomically, so a reader never sees half a file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.to_json())
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StackState:
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: Path) -> StackState:
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except FileNotFoundError as exc:
+            raise StackError(f"no running stack: {path} does not exist (run `chaoslab up`)") from exc
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise StackError(f"unreadable stack state {path}: {exc}") from exc
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def discover(state_file: Path | None = None) -> StackState:
+    """The running stack, from ``$CHAOSLAB_STATE_FILE`` or the default state folder."""
+    from chaos.stack.config import StackSettings
+
+    path = state_file or Path(os.environ.get("CHAOSLAB_STATE_FILE", "") or StackSettings().state_file)
+    return StackState.load(path)
