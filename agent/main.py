@@ -35,14 +35,18 @@ log = structlog.get_logger(__name__)
 def redis_client(settings: AgentSettings) -> aioredis.Redis:
     """A Redis client whose only retries are the agent's own, counted ones."""
     r = settings.redis
-    return aioredis.Redis.from_url(
+    # A blocking pool queues callers when every connection is busy; the default pool
+    # raises MaxConnectionsError at once, which under load looks like an outage.
+    pool = aioredis.BlockingConnectionPool.from_url(
         r.url,
+        max_connections=r.max_connections,
+        timeout=r.socket_timeout_s,
         socket_timeout=r.socket_timeout_s,
         socket_connect_timeout=r.connect_timeout_s,
-        max_connections=r.max_connections,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 async def _periodic(interval_s: float, fn: object, name: str) -> None:

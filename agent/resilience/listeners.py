@@ -25,12 +25,13 @@ class MetricsListener(pybreaker.CircuitBreakerListener):
         old_state: pybreaker.CircuitBreakerState | None,
         new_state: pybreaker.CircuitBreakerState,
     ) -> None:
+        name = cb.name or "unnamed"
         value = BREAKER_STATE_VALUE[new_state.name]
-        self._metrics.breaker_state.labels(breaker=cb.name).set(value)
-        if cb.name == "audit":
+        self._metrics.breaker_state.labels(breaker=name).set(value)
+        if name == "audit":
             self._metrics.audit_breaker_state.set(value)
         self._metrics.breaker_transitions.labels(
-            breaker=cb.name, from_state=state_name(old_state), to_state=new_state.name
+            breaker=name, from_state=state_name(old_state), to_state=new_state.name
         ).inc()
 
 
@@ -47,4 +48,4 @@ class OnOpen(pybreaker.CircuitBreakerListener):
         new_state: pybreaker.CircuitBreakerState,
     ) -> None:
         if new_state.name == pybreaker.STATE_OPEN:
-            self._callback(cb.name)
+            self._callback(cb.name or "unnamed")

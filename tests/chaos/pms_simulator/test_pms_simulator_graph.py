@@ -1,0 +1,127 @@
+"""The WhatsApp Graph API recorder."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from chaos.pms_simulator import create_app
+
+API_KEY = "sim-test-key"
+TOKEN = "graph-test-token"
+URL = "/graph/v18.0/106540352242922/messages"
+
+
+def text_message(to: str = "5491155550000", body: str = "Hola") -> dict[str, Any]:
+    return {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": body}}
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[httpx.AsyncClient]:
+    """A client for a simulator whose recorder requires a Bearer token."""
+    app = create_app(API_KEY, whatsapp_token=TOKEN)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://sim.test",
+        headers={"Authorization": f"Bearer {TOKEN}", "X-API-Key": API_KEY},
+    ) as c:
+        yield c
+
+
+async def test_messages_are_recorded_and_listed_per_recipient(graph: httpx.AsyncClient) -> None:
+    first = await graph.post(URL, json=text_message(body="Hola"))
+    assert first.status_code == 200
+    assert first.json() == {
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": "5491155550000", "wa_id": "5491155550000"}],
+        "messages": [{"id": "wamid.SIM000000000001"}],
+    }
+    await graph.post(URL, json=text_message(to="34600000000", body="Hello"))
+    await graph.post(URL, json=text_message(body="¿Algo más?"))
+
+    sent = (await graph.get("/graph/_sent", params={"to": "5491155550000"})).json()["messages"]
+    assert [m["payload"]["text"]["body"] for m in sent] == ["Hola", "¿Algo más?"]
+    assert [m["id"] for m in sent] == ["wamid.SIM000000000001", "wamid.SIM000000000003"]
+    assert sent[0]["phone_number_id"] == "106540352242922"
+    assert sent[0]["version"] == "v18.0"
+    everything = (await graph.get("/graph/_sent")).json()["messages"]
+    assert len(everything) == 3
+
+
+async def test_interactive_and_location_messages_are_accepted(graph: httpx.AsyncClient) -> None:
+    interactive = {
+        "messaging_product": "whatsapp",
+        "to": "5491155550000",
+        "type": "interactive",
+        "interactive": {"type": "button", "body": {"text": "¿Confirmás?"}},
+    }
+    location = {
+        "messaging_product": "whatsapp",
+        "to": "5491155550000",
+        "type": "location",
+        "location": {"latitude": -34.58, "longitude": -58.39},
+    }
+    for message in (interactive, location):
+        assert (await graph.post(URL, json=message)).status_code == 200
+    sent = (await graph.get("/graph/_sent")).json()["messages"]
+    assert [m["type"] for m in sent] == ["interactive", "location"]
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", TOKEN])
+async def test_a_wrong_bearer_token_is_401_in_graph_format(
+    graph: httpx.AsyncClient, authorization: str | None
+) -> None:
+    headers = {"X-API-Key": API_KEY}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    graph.headers.pop("Authorization")
+    r = await graph.post(URL, json=text_message(), headers=headers)
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == 190
+    assert (await graph.get("/graph/_sent")).json()["messages"] == []
+
+
+async def test_without_a_configured_token_any_caller_may_send() -> None:
+    app = create_app(API_KEY)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sim.test"
+    ) as c:
+        assert (await c.post(URL, json=text_message())).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({**text_message(), "messaging_product": "sms"}, "messaging_product"),
+        ({**text_message(), "to": "not-a-phone"}, "phone number"),
+        ({**text_message(), "type": "hologram"}, "unsupported message type"),
+        ({"messaging_product": "whatsapp", "to": "5491155550000", "type": "text"}, "'text'"),
+        (["not", "an", "object"], "JSON object"),
+    ],
+)
+async def test_malformed_messages_are_400_and_not_recorded(
+    graph: httpx.AsyncClient, body: Any, message: str
+) -> None:
+    r = await graph.post(URL, json=body)
+    assert r.status_code == 400
+    assert message in r.json()["error"]["message"]
+    assert (await graph.get("/graph/_sent")).json()["messages"] == []
+
+
+async def test_invalid_json_and_bad_paths_are_400(graph: httpx.AsyncClient) -> None:
+    r = await graph.post(URL, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    r = await graph.post("/graph/latest/106540352242922/messages", json=text_message())
+    assert r.status_code == 400
+
+
+async def test_reset_clears_recorded_messages(graph: httpx.AsyncClient) -> None:
+    await graph.post(URL, json=text_message())
+    r = await graph.post("/_admin/reset")
+    assert r.json() == {"bookings_cleared": 0, "messages_cleared": 1}
+    assert (await graph.get("/graph/_sent")).json()["messages"] == []
+    again = await graph.post(URL, json=text_message())
+    assert again.json()["messages"][0]["id"] == "wamid.SIM000000000001"
