@@ -22,7 +22,7 @@ from agent.conversation.flows import Flows, Turn
 from agent.conversation.templates import render
 from agent.exceptions import AgentError, SessionStoreUnavailable
 from agent.metrics import AgentMetrics
-from agent.nlp import Analysis, analyze
+from agent.nlp import Analysis, analyze, detect_language
 from agent.pms import PMSClient
 from agent.sessions import Session, SessionStore
 from agent.settings import AgentSettings
@@ -121,10 +121,9 @@ class Orchestrator:
 
         now = self._now()
         today = now.astimezone(ZoneInfo(self._settings.hotel.timezone)).date()
-        analysis = analyze(msg.text, today=today, language=msg.language or None)
-        if msg.language is None and session.language and analysis.confidence < 0.45:
-            # Short or ambiguous texts detect poorly; keep the conversation's language.
-            analysis = analyze(msg.text, today=today, language=session.language)
+        # Short texts ("ok", "2") carry no language signal: keep the conversation's.
+        language = msg.language or detect_language(msg.text, default=session.language or "es")
+        analysis = analyze(msg.text, today=today, language=language)
         session.language = analysis.language
 
         turn = await self._route(session, analysis, msg, now)
