@@ -156,7 +156,7 @@ class Orchestrator:
                 audit_ids.append(event.event_id)
             except (AgentError, OSError) as exc:
                 # Both PostgreSQL and the fallback file failed: the log line is the last copy.
-                log.error("audit_event_lost", event=event.__dict__, error=str(exc), default=str)
+                log.error("audit_event_lost", audit_event=event.to_dict(), error=str(exc))
                 degraded = True
 
         session.remember("guest", msg.text, self._settings.sessions.history_max, analysis.intent)
