@@ -70,6 +70,63 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     return int(proxy_main(args.proxy_args) or 0)
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    from chaos.experiment.model import catalogue
+
+    for exp in catalogue().values():
+        print(f"  {exp.name:<24} {exp.purpose}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from chaos.experiment.batch import run_batch
+    from chaos.experiment.model import catalogue, load_experiment
+    from chaos.stack.state import discover
+
+    known = catalogue()
+    if args.all == bool(args.names):
+        raise ChaosError("name experiments to run, or pass --all")
+    chosen = []
+    for name in args.names:
+        if name in known:
+            chosen.append(known[name])
+        elif Path(name).is_file():
+            chosen.append(load_experiment(Path(name)))
+        else:
+            raise ChaosError(f"no experiment named {name!r}; see `chaoslab list`")
+    if args.all:
+        chosen = list(known.values())
+    if args.load:
+        from dataclasses import replace
+
+        from chaos.experiment.model import Load
+
+        chosen = [replace(e, load=Load(locust=args.load)) for e in chosen]
+    outcomes = run_batch(chosen, discover(), Path(args.out))
+    print()
+    width = max(len(o.journal["experiment"]["name"]) for o in outcomes)
+    for o in outcomes:
+        failed = [e["detail"] for e in o.journal["expectations"] if not e["passed"]]
+        reason = failed[0] if failed else (o.journal.get("error") or "")
+        print(f"  {o.journal['experiment']['name']:<{width}}  {o.journal['status'].upper():<8} {reason}")
+    passed = sum(o.passed for o in outcomes)
+    print(f"\n{passed} passed, {len(outcomes) - passed} failed; reports in {args.out}/index.html")
+    return 0 if passed == len(outcomes) else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from chaos.report import load_journal, render_report
+
+    path = Path(args.journal)
+    out = render_report(load_journal(path), Path(args.out) if args.out else path.with_suffix(".html"))
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chaoslab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="health and URLs of the running stack")
     p.add_argument("--json", action="store_true", help="machine-readable, for tools and notebooks")
     p.set_defaults(handler=cmd_status)
+    sub.add_parser("list", help="the experiment catalogue").set_defaults(handler=cmd_list)
+    p = sub.add_parser("run", help="run experiments against the running stack")
+    p.add_argument("names", nargs="*", help="catalogue names or experiment files")
+    p.add_argument("--all", action="store_true", help="run the whole catalogue")
+    p.add_argument("--load", metavar="SCENARIO", help="drive a Locust scenario as background load")
+    p.add_argument("--out", default="reports", help="folder for journals and reports")
+    p.set_defaults(handler=cmd_run)
+    p = sub.add_parser("report", help="render the HTML report of a journal")
+    p.add_argument("journal")
+    p.add_argument("--out", help="HTML path (default: next to the journal)")
+    p.set_defaults(handler=cmd_report)
     p = sub.add_parser("proxy", help="run the Toxiproxy-compatible proxy server",
                        add_help=False, prefix_chars="+")
     p.add_argument("proxy_args", nargs=argparse.REMAINDER)

@@ -9,3 +9,20 @@ class ChaosError(Exception):
 
 class StackError(ChaosError):
     """A server of the native stack could not be started, found or stopped."""
+
+
+class ToxiproxyError(ChaosError):
+    """The Toxiproxy API answered with an error status (or could not be reached)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"toxiproxy: {status} {message}" if status else f"toxiproxy: {message}")
+        self.status = status
+        self.message = message
+
+
+class ExperimentError(ChaosError):
+    """An experiment file is invalid; the message names the offending field."""
+
+
+class ExperimentAborted(ChaosError):
+    """A safety probe failed during the method; the run was rolled back."""

@@ -80,6 +80,7 @@ class BackgroundLoad:
     guests: int = 20
     timeout_s: float = 15.0
     seed: int = 7
+    guest_prefix: str = "load-guest"
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -104,13 +105,15 @@ class BackgroundLoad:
             n = 0
             next_at = time.monotonic()
             while not self._stop.is_set():
-                guest = f"load-guest-{n % self.guests}"
+                guest = f"{self.guest_prefix}-{n % self.guests}"
+                body = {"guest_id": guest, "text": next(texts), "message_id": uuid.uuid4().hex}
                 started = time.monotonic()
                 try:
-                    r = client.post("/api/v1/messages", json={"guest_id": guest, "text": next(texts)})
-                    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+                    r = client.post("/api/v1/messages", json=body)
+                    answer = r.json() if r.headers.get("content-type", "").startswith(
+                        "application/json") else {}
                     sample = Sample(time.time(), r.status_code, time.monotonic() - started,
-                                    bool(body.get("degraded")), str(body.get("intent", "")))
+                                    bool(answer.get("degraded")), str(answer.get("intent", "")))
                 except httpx.HTTPError:
                     sample = Sample(time.time(), 0, time.monotonic() - started, True, "")
                 self.samples.append(sample)

@@ -5,6 +5,7 @@ Both start on free loopback ports in throwaway folders and stop when the session
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import psycopg
 import pytest
 
 from chaos.stack import processes
+from chaos.stack.state import StackState
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,25 @@ def postgres_server() -> Iterator[PostgresInfo]:
         proc.stop()
         shutil.rmtree(base, ignore_errors=True)
 
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackState]:
+    """The whole native stack (``chaoslab up``) on free loopback ports, once per session."""
+    from chaos.stack import native
+    from chaos.stack.config import Ports, StackSettings
+
+    ports = Ports(**{name: processes.free_port() for name in Ports.model_fields})
+    settings = StackSettings(state_dir=Path(tempfile.mkdtemp(prefix="hcl-stack-")), ports=ports)
+    state = native.up(settings, progress=lambda _: None)
+    previous = os.environ.get("CHAOSLAB_STATE_FILE")
+    os.environ["CHAOSLAB_STATE_FILE"] = str(settings.state_file)
+    try:
+        yield state
+    finally:
+        native.down(settings, progress=lambda _: None)
+        if previous is None:
+            os.environ.pop("CHAOSLAB_STATE_FILE", None)
+        else:
+            os.environ["CHAOSLAB_STATE_FILE"] = previous
+        shutil.rmtree(settings.state_dir, ignore_errors=True)

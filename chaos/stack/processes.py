@@ -177,6 +177,10 @@ def postgres_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Manag
     if user:
         shutil.chown(data_dir, user, user)
         os.chmod(data_dir, 0o700)
+        # The postgres user must be able to reach its folder (mkdtemp parents are 0700).
+        parent = data_dir.parent
+        if parent.stat().st_uid == os.geteuid():
+            os.chmod(parent, parent.stat().st_mode | 0o011)
     pgdata = data_dir / "data"
     if not (pgdata / "PG_VERSION").exists():
         result = subprocess.run(

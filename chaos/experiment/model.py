@@ -1,0 +1,266 @@
+"""The experiment file format and its validation.
+
+``ensure_*`` functions validate raw data and raise ``ExperimentError`` naming the exact
+field (``method[1].fault.attributes.latency: ...``) before anything is injected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaos.exceptions import ExperimentError
+from chaos.faults import FAULT_TYPES, TOXIC_ATTRIBUTES, Fault
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+PHASES = ("before", "during", "after")
+STATES = ("closed", "open", "half-open")
+PROBE_TYPES = ("http", "metric", "message")
+EXPECTATION_KINDS = (
+    "breaker_transitions", "retries", "session_save_retries", "fallback_writes",
+    "fallback_drained", "no_lost_audit_events", "no_5xx", "p95_latency", "cache_hit_rate",
+    "stale_served", "degraded_replies",
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    type: str
+    spec: dict[str, Any]
+    when: tuple[str, ...] = PHASES
+    safety: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    fault: Fault
+    start_s: float
+    duration_s: float
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+@dataclass(frozen=True)
+class Expectation:
+    kind: str
+    spec: dict[str, Any]
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.spec.items() if k != "sequence")
+        if "sequence" in self.spec:
+            seq = " -> ".join(f"{s['from']}>{s['to']}" for s in self.spec["sequence"]) or "none"
+            args = f"{args}, sequence={seq}" if args else f"sequence={seq}"
+        return f"{self.kind}({args})"
+
+
+@dataclass(frozen=True)
+class Load:
+    rate_per_s: float = 4.0
+    guests: int = 10
+    locust: str | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    purpose: str
+    steady_state: tuple[Probe, ...]
+    method: tuple[Step, ...]
+    expectations: tuple[Expectation, ...]
+    load: Load | None = Load()
+    baseline_s: float = 3.0
+    settle_s: float = 10.0
+    tags: tuple[str, ...] = ()
+    path: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def method_s(self) -> float:
+        return max((s.end_s for s in self.method), default=0.0)
+
+
+def _fail(where: str, why: str) -> ExperimentError:
+    return ExperimentError(f"{where}: {why}")
+
+
+def _number(value: Any, where: str, *, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise _fail(where, f"must be a number >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(where, f"must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _fail(where, f"must be a list, got {type(value).__name__}")
+    return value
+
+
+def _only(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise _fail(where, f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def ensure_fault(data: Any, where: str, proxies: set[str] | None = None) -> Fault:
+    """A valid fault, or an error naming the field."""
+    d = _mapping(data, where)
+    _only(d, {"proxy", "type", "attributes", "stream", "toxicity"}, where)
+    proxy, ftype = d.get("proxy"), d.get("type")
+    if not isinstance(proxy, str) or not proxy:
+        raise _fail(f"{where}.proxy", "is required (a proxy name such as redis, postgres, pms)")
+    if proxies is not None and proxy not in proxies:
+        raise _fail(f"{where}.proxy", f"no proxy named {proxy!r}; known: {', '.join(sorted(proxies))}")
+    if ftype not in FAULT_TYPES:
+        raise _fail(f"{where}.type", f"must be one of {', '.join(FAULT_TYPES)}, got {ftype!r}")
+    attrs = _mapping(d.get("attributes", {}), f"{where}.attributes")
+    allowed = TOXIC_ATTRIBUTES.get(ftype, {})
+    for key, value in attrs.items():
+        if key not in allowed:
+            raise _fail(f"{where}.attributes.{key}", f"not an attribute of {ftype}; "
+                        f"allowed: {', '.join(allowed) or 'none'}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _fail(f"{where}.attributes.{key}", f"must be a non-negative integer, got {value!r}")
+    stream = d.get("stream", "downstream")
+    if stream not in ("upstream", "downstream"):
+        raise _fail(f"{where}.stream", f"must be upstream or downstream, got {stream!r}")
+    toxicity = _number(d.get("toxicity", 1.0), f"{where}.toxicity")
+    if toxicity > 1:
+        raise _fail(f"{where}.toxicity", f"must be between 0 and 1, got {toxicity:g}")
+    return Fault(proxy=proxy, type=ftype, attributes=dict(attrs), stream=stream, toxicity=toxicity)
+
+
+def ensure_probe(data: Any, where: str) -> Probe:
+    d = _mapping(data, where)
+    name, ptype = d.get("name"), d.get("type")
+    if not isinstance(name, str) or not name:
+        raise _fail(f"{where}.name", "is required")
+    if ptype not in PROBE_TYPES:
+        raise _fail(f"{where}.type", f"must be one of {', '.join(PROBE_TYPES)}, got {ptype!r}")
+    when = tuple(_list(d.get("when", list(PHASES)), f"{where}.when"))
+    for phase in when:
+        if phase not in PHASES:
+            raise _fail(f"{where}.when", f"phases are {', '.join(PHASES)}, got {phase!r}")
+    if ptype == "metric":
+        if not isinstance(d.get("metric"), str):
+            raise _fail(f"{where}.metric", "is required for a metric probe")
+        if not any(k in d for k in ("equals", "min", "max")):
+            raise _fail(where, "a metric probe needs equals, min or max")
+    if ptype == "http" and not str(d.get("path", "")).startswith("/"):
+        raise _fail(f"{where}.path", "must be an agent path starting with /")
+    spec = {k: v for k, v in d.items() if k not in ("name", "type", "when", "safety")}
+    return Probe(name=name, type=ptype, spec=spec, when=when, safety=bool(d.get("safety", False)))
+
+
+def ensure_expectation(data: Any, where: str) -> Expectation:
+    d = _mapping(data, where)
+    if len(d) != 1:
+        raise _fail(where, f"must have exactly one kind among {', '.join(EXPECTATION_KINDS)}")
+    kind, spec = next(iter(d.items()))
+    if kind not in EXPECTATION_KINDS:
+        raise _fail(where, f"unknown expectation {kind!r}; known: {', '.join(EXPECTATION_KINDS)}")
+    spec = _mapping(spec if spec is not None else {}, f"{where}.{kind}")
+    for key in ("min", "max", "within_s", "max_s", "slack_s"):
+        if key in spec:
+            _number(spec[key], f"{where}.{kind}.{key}")
+    if "phase" in spec and spec["phase"] not in PHASES:
+        raise _fail(f"{where}.{kind}.phase", f"must be one of {', '.join(PHASES)}")
+    if kind == "breaker_transitions":
+        if spec.get("breaker") not in ("pms", "audit", "nlp"):
+            raise _fail(f"{where}.{kind}.breaker", "must be pms, audit or nlp")
+        for i, step in enumerate(_list(spec.get("sequence", []), f"{where}.{kind}.sequence")):
+            here = f"{where}.{kind}.sequence[{i}]"
+            step = _mapping(step, here)
+            if step.get("from") not in STATES or step.get("to") not in STATES:
+                raise _fail(here, f"from and to must be states among {', '.join(STATES)}")
+            if "within_s" in step:
+                _number(step["within_s"], f"{here}.within_s")
+                if step.get("after") not in ("fault_start", "fault_end"):
+                    raise _fail(f"{here}.after", "within_s needs after: fault_start or fault_end")
+    if kind == "retries" and not isinstance(spec.get("operation"), str):
+        raise _fail(f"{where}.{kind}.operation", "is required (for example session.save)")
+    return Expectation(kind=kind, spec=spec)
+
+
+def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None) -> Experiment:
+    """Validate a whole experiment document and build it."""
+    d = _mapping(data, "experiment")
+    _only(d, {"name", "title", "purpose", "steady_state", "method", "expectations", "load",
+              "baseline_s", "settle_s", "tags"}, "experiment")
+    name = d.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise _fail("name", "must be lowercase letters, digits and dashes (2-63 chars)")
+    for key in ("title", "purpose"):
+        if not isinstance(d.get(key), str) or not d[key].strip():
+            raise _fail(key, "is required: one line saying what the experiment shows")
+    probes = tuple(ensure_probe(p, f"steady_state[{i}]")
+                   for i, p in enumerate(_list(d.get("steady_state", []), "steady_state")))
+    steps = []
+    for i, raw in enumerate(_list(d.get("method"), "method")):
+        where = f"method[{i}]"
+        step = _mapping(raw, where)
+        _only(step, {"fault", "start_s", "duration_s"}, where)
+        steps.append(Step(
+            fault=ensure_fault(step.get("fault"), f"{where}.fault", proxies),
+            start_s=_number(step.get("start_s", 0), f"{where}.start_s"),
+            duration_s=_number(step.get("duration_s"), f"{where}.duration_s", minimum=0.1),
+        ))
+    if not steps:
+        raise _fail("method", "needs at least one fault")
+    expectations = tuple(ensure_expectation(e, f"expectations[{i}]")
+                         for i, e in enumerate(_list(d.get("expectations"), "expectations")))
+    if not expectations:
+        raise _fail("expectations", "needs at least one expectation: a verifier must be able to fail")
+    load: Load | None = None
+    if d.get("load") is not None:
+        ld = _mapping(d["load"], "load")
+        _only(ld, {"rate_per_s", "guests", "locust"}, "load")
+        load = Load(rate_per_s=_number(ld.get("rate_per_s", 4.0), "load.rate_per_s", minimum=0.1),
+                    guests=int(_number(ld.get("guests", 10), "load.guests", minimum=1)),
+                    locust=ld.get("locust"))
+    return Experiment(
+        name=name, title=d["title"].strip(), purpose=d["purpose"].strip(),
+        steady_state=probes, method=tuple(steps), expectations=expectations, load=load,
+        baseline_s=_number(d.get("baseline_s", 3.0), "baseline_s"),
+        settle_s=_number(d.get("settle_s", 10.0), "settle_s"),
+        tags=tuple(str(t) for t in d.get("tags", [])), path=path, raw=d,
+    )
+
+
+def load_experiment(path: Path, proxies: set[str] | None = None) -> Experiment:
+    """Read and validate an experiment file (YAML or JSON)."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ExperimentError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ExperimentError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from exc
+    try:
+        return ensure_experiment(data, str(path), proxies)
+    except ExperimentError as exc:
+        raise ExperimentError(f"{path.name}: {exc}") from exc
+
+
+CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def catalogue(directory: Path = CATALOGUE_DIR) -> dict[str, Experiment]:
+    """Every experiment shipped in ``chaos/experiments``, by name."""
+    found = {}
+    for path in sorted(directory.glob("*.yaml")):
+        exp = load_experiment(path)
+        found[exp.name] = exp
+    return found

@@ -1,0 +1,88 @@
+"""Steady-state probes: is the system as the hypothesis says, right now?"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from chaos.experiment.model import Probe
+from chaos.observe import scrape
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    probe: str
+    phase: str
+    ok: bool
+    detail: str
+    at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"probe": self.probe, "phase": self.phase, "ok": self.ok, "detail": self.detail,
+                "at": self.at}
+
+
+def _http(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
+    expected = int(spec.get("status", 200))
+    try:
+        r = httpx.get(f"{agent_url}{spec['path']}", timeout=float(spec.get("timeout_s", 2.0)))
+    except httpx.HTTPError as exc:
+        return False, f"GET {spec['path']} failed: {type(exc).__name__}"
+    if r.status_code != expected:
+        return False, f"GET {spec['path']} -> {r.status_code}, expected {expected}"
+    contains = spec.get("contains")
+    if contains and contains not in r.text:
+        return False, f"GET {spec['path']} body lacks {contains!r}"
+    return True, f"GET {spec['path']} -> {r.status_code}"
+
+
+def _message(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
+    body = {"guest_id": f"probe-{uuid.uuid4().hex[:8]}", "text": spec.get("text", "Hola")}
+    started = time.monotonic()
+    try:
+        r = httpx.post(f"{agent_url}/api/v1/messages", json=body,
+                       timeout=float(spec.get("timeout_s", 10.0)))
+    except httpx.HTTPError as exc:
+        return False, f"message failed: {type(exc).__name__}"
+    elapsed = time.monotonic() - started
+    if r.status_code >= 500:
+        return False, f"message -> {r.status_code}"
+    max_s = spec.get("max_latency_s")
+    if max_s is not None and elapsed > float(max_s):
+        return False, f"message took {elapsed:.2f} s > {max_s} s"
+    degraded = r.json().get("degraded")
+    if spec.get("not_degraded") and degraded:
+        return False, "reply marked degraded"
+    return True, f"message -> {r.status_code} in {elapsed:.2f} s (degraded={degraded})"
+
+
+def _metric(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
+    wanted = {str(k): str(v) for k, v in (spec.get("labels") or {}).items()}
+    try:
+        rows = scrape(agent_url)
+    except httpx.HTTPError as exc:
+        return False, f"metrics unreachable: {type(exc).__name__}"
+    values = [r["value"] for r in rows if r["metric"] == spec["metric"]
+              and all(r["labels"].get(k) == v for k, v in wanted.items())]
+    if not values:
+        return False, f"{spec['metric']}{wanted or ''} not exported"
+    value = sum(values)
+    label = f"{spec['metric']}{wanted or ''} = {value:g}"
+    if "equals" in spec and value != float(spec["equals"]):
+        return False, f"{label}, expected {spec['equals']}"
+    if "min" in spec and value < float(spec["min"]):
+        return False, f"{label} < {spec['min']}"
+    if "max" in spec and value > float(spec["max"]):
+        return False, f"{label} > {spec['max']}"
+    return True, label
+
+
+def run_probe(probe: Probe, phase: str, agent_url: str) -> ProbeResult:
+    """Run one probe now."""
+    fn = {"http": _http, "message": _message, "metric": _metric}[probe.type]
+    ok, detail = fn(agent_url.rstrip("/"), probe.spec)
+    return ProbeResult(probe.name, phase, ok, detail, time.time())
