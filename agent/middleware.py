@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Sequence
 
 import structlog
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.metrics import AgentMetrics
@@ -17,14 +16,13 @@ log = structlog.get_logger("agent.http")
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's path template, so ids never become label values."""
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    """The matched route's path template, so ids never become label values.
+
+    The router records the route it matched in the scope; unmatched paths (404s) share
+    one label value so that random URLs cannot blow up the metric's cardinality.
+    """
+    route = scope.get("route")
+    return str(getattr(route, "path", "unmatched")) if route is not None else "unmatched"
 
 
 class RequestContextMiddleware:

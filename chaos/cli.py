@@ -127,6 +127,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from chaos.dashboards.render import main as render_main
+
+    argv = list(args.render_args)
+    if "--prometheus" not in argv:
+        from chaos.stack.state import discover
+
+        argv = ["--prometheus", discover().url("prometheus"), *argv]
+    return render_main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chaoslab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("journal")
     p.add_argument("--out", help="HTML path (default: next to the journal)")
     p.set_defaults(handler=cmd_report)
+    p = sub.add_parser("dashboards", help="draw the Grafana dashboards from live Prometheus data")
+    dash = p.add_subparsers(dest="dashboards_command", required=True)
+    r = dash.add_parser("render", help="PNG per dashboard (see `chaoslab dashboards render -- -h`)",
+                        add_help=False, prefix_chars="+")
+    r.add_argument("render_args", nargs=argparse.REMAINDER)
+    r.set_defaults(handler=cmd_dashboards)
     p = sub.add_parser("proxy", help="run the Toxiproxy-compatible proxy server",
                        add_help=False, prefix_chars="+")
     p.add_argument("proxy_args", nargs=argparse.REMAINDER)
@@ -170,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chaoslab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (head, grep -q) went away; that is not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -96,3 +96,17 @@ def stack() -> Iterator[StackState]:
         else:
             os.environ["CHAOSLAB_STATE_FILE"] = previous
         shutil.rmtree(settings.state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_agent_url(stack: StackState) -> str:
+    """The stack's agent after real guest traffic (conversations, availability, a booking)."""
+    import httpx
+
+    from chaos.traffic import ENGLISH_QUESTIONS, SPANISH_BOOKING, converse, stay_dates
+
+    with httpx.Client(base_url=stack.url("agent"), timeout=30) as client:
+        converse(client, "live-es", SPANISH_BOOKING, stay_dates(12, 3))
+        for n in range(3):
+            converse(client, f"live-en-{n}", ENGLISH_QUESTIONS, stay_dates(20, 2))
+    return stack.url("agent")

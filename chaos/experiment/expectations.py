@@ -133,6 +133,8 @@ def no_lost_audit_events(ev: Evidence, spec: dict[str, Any]) -> Result:
     observed = {"accepted": accepted, "audit_rows": ev.audit_rows, "distinct": ev.audit_distinct}
     if ev.audit_rows is None:
         return False, "could not count audit rows in PostgreSQL", observed
+    if accepted == 0:
+        return False, "no guest message was accepted, so nothing proves the audit trail", observed
     if ev.audit_rows != accepted:
         return False, f"{accepted} messages accepted but {ev.audit_rows} audit rows", observed
     if ev.audit_distinct != ev.audit_rows:

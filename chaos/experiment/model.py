@@ -224,8 +224,10 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
                          for i, e in enumerate(_list(d.get("expectations"), "expectations")))
     if not expectations:
         raise _fail("expectations", "needs at least one expectation: a verifier must be able to fail")
-    load: Load | None = None
-    if d.get("load") is not None:
+    load: Load | None = Load()
+    if d.get("load") is False:
+        load = None
+    elif d.get("load") is not None:
         ld = _mapping(d["load"], "load")
         _only(ld, {"rate_per_s", "guests", "locust"}, "load")
         load = Load(rate_per_s=_number(ld.get("rate_per_s", 4.0), "load.rate_per_s", minimum=0.1),

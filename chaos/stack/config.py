@@ -44,6 +44,7 @@ class Ports(BaseModel):
     alertmanager: int = 9093
     redis_exporter: int = 9121
     postgres_exporter: int = 9187
+    alert_sink: int = 5001
 
 
 class StackSettings(BaseSettings):

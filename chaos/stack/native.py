@@ -25,8 +25,8 @@ from chaos.stack.state import StackState, pid_alive
 Progress = Callable[[str], None]
 
 # Start order; down stops in reverse.
-ORDER = ("redis", "postgres", "pms", "proxy", "alertmanager", "agent", "redis_exporter",
-         "postgres_exporter", "prometheus")
+ORDER = ("redis", "postgres", "pms", "proxy", "alert_sink", "alertmanager", "agent",
+         "redis_exporter", "postgres_exporter", "prometheus")
 
 
 def _ports(s: StackSettings) -> dict[str, int]:
@@ -57,6 +57,7 @@ def _launchers(s: StackSettings, root: Path) -> dict[str, Callable[[], ManagedPr
         "postgres": lambda: postgres_server(root / "postgres", p.postgres, h),
         "pms": lambda: services.pms_simulator(s, root / "pms"),
         "proxy": lambda: services.proxy(s, root / "proxy"),
+        "alert_sink": lambda: services.alert_sink(s, root / "alertmanager"),
         "alertmanager": lambda: services.alertmanager(s, root / "alertmanager"),
         "agent": lambda: services.agent(s, root / "agent"),
         "redis_exporter": lambda: services.redis_exporter(s, root / "exporters"),

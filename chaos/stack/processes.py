@@ -136,6 +136,9 @@ def redis_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedP
     argv = [
         binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no",
         "--dir", str(data_dir), "--daemonize", "no", "--protected-mode", "yes",
+        # A bound and an eviction policy that only touches keys with a TTL (caches and
+        # sessions), so memory alerts have a denominator and nothing durable is evicted.
+        "--maxmemory", "256mb", "--maxmemory-policy", "volatile-lru",
     ]
     return ManagedProcess(
         name="redis", argv=argv, log_path=data_dir / "redis.log",

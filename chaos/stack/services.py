@@ -40,6 +40,7 @@ def stack_urls(s: StackSettings) -> dict[str, str]:
         "alertmanager": f"http://{h}:{p.alertmanager}",
         "redis_exporter": f"http://{h}:{p.redis_exporter}",
         "postgres_exporter": f"http://{h}:{p.postgres_exporter}",
+        "alert_sink": f"http://{h}:{p.alert_sink}",
     }
 
 
@@ -112,42 +113,46 @@ def agent(s: StackSettings, folder: Path) -> ManagedProcess:
     )
 
 
-def prometheus_config(s: StackSettings) -> dict[str, Any]:
-    """Scrape config for the native stack, with the project's rules."""
-    h, p = s.host, s.ports
-    rules = sorted(str(f) for f in (s.dashboards_dir / "prometheus" / "rules").glob("*.yml"))
-
-    def job(name: str, port: int) -> dict[str, Any]:
-        return {"job_name": name, "static_configs": [{"targets": [f"{h}:{port}"]}]}
-
-    return {
-        "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
-        "rule_files": rules,
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{h}:{p.alertmanager}"]}]}]},
-        "scrape_configs": [
-            job("agent", p.agent), job("toxiproxy", p.proxy_api), job("redis", p.redis_exporter),
-            job("postgres", p.postgres_exporter), job("prometheus", p.prometheus),
-            job("alertmanager", p.alertmanager),
-        ],
-    }
-
-
 def prometheus(s: StackSettings, folder: Path) -> ManagedProcess:
+    """Prometheus with the project's rules, scraping every server of the stack."""
+    from chaos.dashboards.assets import write_prometheus_config
+
     binary = require_binary("prometheus", "install it with: apt-get install prometheus")
-    config = folder / "prometheus.yml"
-    config.write_text(yaml.safe_dump(prometheus_config(s), sort_keys=False))
+    h, p = s.host, s.ports
+    targets = {
+        "agent": f"{h}:{p.agent}", "proxy": f"{h}:{p.proxy_api}", "redis": f"{h}:{p.redis_exporter}",
+        "postgres": f"{h}:{p.postgres_exporter}", "alertmanager": f"{h}:{p.alertmanager}",
+        "prometheus": f"{h}:{p.prometheus}",
+    }
+    runbooks = (s.dashboards_dir.parent / "docs" / "runbooks").resolve().as_uri() + "/"
+    config = write_prometheus_config(folder, targets, runbook_base_url=runbooks,
+                                     alertmanager=f"{h}:{p.alertmanager}",
+                                     scrape_interval="2s", evaluation_interval="2s")
     argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'tsdb'}",
-            f"--web.listen-address={s.host}:{s.ports.prometheus}", "--web.enable-lifecycle",
+            f"--web.listen-address={h}:{p.prometheus}", "--web.enable-lifecycle",
             "--storage.tsdb.retention.time=1d"]
     return ManagedProcess("prometheus", argv, folder / "prometheus.log",
-                          lambda: http_ok(f"http://{s.host}:{s.ports.prometheus}/-/ready"))
+                          lambda: http_ok(f"http://{h}:{p.prometheus}/-/ready"))
+
+
+def alert_sink(s: StackSettings, folder: Path) -> ManagedProcess:
+    """The local webhook receiver Alertmanager notifies (one JSON line per notification)."""
+    argv = [sys_python(), "-m", "chaos.dashboards.alert_sink",
+            "--listen", f"{s.host}:{s.ports.alert_sink}", "--out", str(folder / "notifications.jsonl")]
+    return ManagedProcess("alert_sink", argv, folder / "alert_sink.log",
+                          lambda: tcp_open(s.host, s.ports.alert_sink))
 
 
 def alertmanager(s: StackSettings, folder: Path) -> ManagedProcess:
+    from chaos.dashboards.assets import alertmanager_config
+
     binary = require_binary("prometheus-alertmanager",
                             "install it with: apt-get install prometheus-alertmanager")
-    shipped = s.dashboards_dir / "alertmanager" / "alertmanager.yml"
-    argv = [binary, f"--config.file={shipped}", f"--storage.path={folder / 'data'}",
+    config = folder / "alertmanager.yml"
+    sink = f"http://{s.host}:{s.ports.alert_sink}/"
+    config.write_text(yaml.safe_dump(
+        alertmanager_config(sink, group_wait="1s", group_interval="5s"), sort_keys=False))
+    argv = [binary, f"--config.file={config}", f"--storage.path={folder / 'data'}",
             f"--web.listen-address={s.host}:{s.ports.alertmanager}", "--cluster.listen-address="]
     return ManagedProcess("alertmanager", argv, folder / "alertmanager.log",
                           lambda: http_ok(f"http://{s.host}:{s.ports.alertmanager}/-/ready"))

@@ -46,8 +46,8 @@ def test_up_status_down_round_trip(stack_env: dict[str, str]) -> None:
         doc = json.loads(status.stdout)
         assert all(doc["healthy"].values()), doc["healthy"]
         urls, pids = doc["urls"], doc["pids"]
-        assert set(pids) == {"redis", "postgres", "pms", "proxy", "alertmanager", "agent",
-                             "redis_exporter", "postgres_exporter", "prometheus"}
+        assert set(pids) == {"redis", "postgres", "pms", "proxy", "alert_sink", "alertmanager",
+                             "agent", "redis_exporter", "postgres_exporter", "prometheus"}
 
         reply = httpx.post(f"{urls['agent']}/api/v1/messages",
                            json={"guest_id": "stack-check", "text": "¿Dónde están ubicados?"},
