@@ -30,7 +30,6 @@ from agent.settings import AgentSettings
 from agent.whatsapp import GraphClient
 
 log = structlog.get_logger(__name__)
-BREAKER_DEPENDENCY = {"audit": "postgres", "pms": "pms"}
 
 
 def redis_client(settings: AgentSettings) -> aioredis.Redis:
@@ -69,23 +68,11 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         redis = redis_client(settings)
         alerts = AlertService(settings.alerts, metrics_)
 
-        # Named apart from the Prometheus rules (which fire minutes later from metrics) and
-        # labelled with the dependency, so Alertmanager's "dependency down" inhibition applies.
-        def breaker_opened(name: str) -> None:
-            alerts.fire(f"breaker:{name}", alertname="AgentBreakerOpened", severity="warning",
-                        summary=f"The {name} circuit breaker opened",
-                        labels={"breaker": name, "source": "agent",
-                                "dependency": BREAKER_DEPENDENCY.get(name, name)})
-
-        def fallback_active() -> None:
-            alerts.fire("audit:fallback", alertname="AgentAuditFallback", severity="warning",
-                        summary="Audit events are going to the fallback file",
-                        labels={"source": "agent", "dependency": "postgres"})
-
         pms = PMSClient(settings.pms, metrics_, redis)
-        pms.breaker.add_listener(OnOpen(breaker_opened))
-        audit = AuditLog(settings.audit, settings.database, metrics_, on_fallback=fallback_active)
-        audit.breaker.add_listener(OnOpen(breaker_opened))
+        pms.breaker.add_listener(OnOpen(alerts.breaker_opened))
+        audit = AuditLog(settings.audit, settings.database, metrics_,
+                         on_fallback=alerts.audit_fallback_active)
+        audit.breaker.add_listener(OnOpen(alerts.breaker_opened))
         sessions = SessionStore(redis, settings.sessions, metrics_)
         graph = GraphClient(settings.whatsapp)
 

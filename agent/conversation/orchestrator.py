@@ -6,7 +6,7 @@ Every audit event is durable (PostgreSQL or the fallback file) before the reply 
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from agent.alerts import guest_alert_key
 from agent.audit import AuditEvent, new_event
 from agent.conversation.business_hours import is_business_hours
 from agent.conversation.flows import Flows, Turn
 from agent.conversation.templates import render
-from agent.exceptions import AgentError, SessionStoreUnavailable
+from agent.exceptions import SessionStoreUnavailable
 from agent.metrics import AgentMetrics
 from agent.nlp import Analysis, analyze, detect_language
 from agent.pms import PMSClient
@@ -79,11 +80,6 @@ class Reply:
             "escalated": self.escalated,
             "booking_id": self.booking_id,
         }
-
-
-def guest_hash(guest_id: str) -> str:
-    """A short stable digest, so alert keys separate guests without exposing their ids."""
-    return hashlib.sha256(guest_id.encode()).hexdigest()[:12]
 
 
 class Orchestrator:
@@ -149,15 +145,18 @@ class Orchestrator:
                 for kind, payload in turn.events
             ],
         ]
+        # Concurrent, so a reply waits at most one write budget however many events it made.
+        outcomes = await asyncio.gather(*(self._audit.record(e) for e in events),
+                                        return_exceptions=True)
         audit_ids = []
-        for event in events:
-            try:
-                await self._audit.record(event)
-                audit_ids.append(event.event_id)
-            except (AgentError, OSError) as exc:
-                # Both PostgreSQL and the fallback file failed: the log line is the last copy.
-                log.error("audit_event_lost", audit_event=event.to_dict(), error=str(exc))
+        for event, outcome in zip(events, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                # PostgreSQL and the fallback file both failed: this log line is the last
+                # copy of the event, so it carries the whole event.
+                log.error("audit_event_lost", audit_event=event.to_dict(), error=str(outcome))
                 degraded = True
+            else:
+                audit_ids.append(event.event_id)
 
         session.remember("guest", msg.text, self._settings.sessions.history_max, analysis.intent)
         session.remember("agent", turn.text, self._settings.sessions.history_max, turn.intent)
@@ -221,13 +220,13 @@ class Orchestrator:
     def _escalate(
         self, session: Session, msg: InboundMessage, lang: str, reason: str, template: str
     ) -> Turn:
-        hashed = guest_hash(msg.guest_id)
+        # The key (hashed guest id) gives each guest their own cooldown; no label names them.
         self._alerts.fire(
-            f"escalation:{reason}:{hashed}",
+            guest_alert_key(f"escalation:{reason}", msg.guest_id),
             alertname="GuestEscalation",
             severity="critical" if reason == "urgent_after_hours" else "warning",
-            summary=f"Guest {hashed} needs staff ({reason}) on {msg.channel}",
-            labels={"reason": reason, "channel": msg.channel, "guest": hashed},
+            summary=f"A guest on {msg.channel} needs staff ({reason})",
+            labels={"reason": reason, "channel": msg.channel, "source": "agent"},
         )
         session.pending = None
         return Turn(
