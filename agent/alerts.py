@@ -185,8 +185,11 @@ class AlertService:
             alertname="AgentBreakerOpened",
             severity="warning",
             summary=f"The {breaker} circuit breaker opened",
-            labels={"breaker": breaker, "source": "agent",
-                    "dependency": BREAKER_DEPENDENCY.get(breaker, breaker)},
+            labels={
+                "breaker": breaker,
+                "source": "agent",
+                "dependency": BREAKER_DEPENDENCY.get(breaker, breaker),
+            },
         )
 
     def audit_fallback_active(self) -> None:

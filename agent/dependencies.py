@@ -17,8 +17,9 @@ Check = Callable[[], Awaitable[bool]]
 class DependencyMonitor:
     """Runs each named check with a timeout and exports the result."""
 
-    def __init__(self, checks: dict[str, Check], metrics: AgentMetrics,
-                 timeout_s: float = 1.0) -> None:
+    def __init__(
+        self, checks: dict[str, Check], metrics: AgentMetrics, timeout_s: float = 1.0
+    ) -> None:
         self._checks = checks
         self._metrics = metrics
         self._timeout_s = timeout_s

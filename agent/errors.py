@@ -16,8 +16,9 @@ log = structlog.get_logger(__name__)
 class ClientError(Exception):
     """A request the agent refuses, with its status and a machine-readable code."""
 
-    def __init__(self, status_code: int, error: str, detail: Any,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status_code: int, error: str, detail: Any, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status_code = status_code
         self.error = error
@@ -36,8 +37,11 @@ def validation_details(errors: Any) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientError)
     async def _client_error(_: Request, exc: ClientError) -> JSONResponse:
-        return JSONResponse({"error": exc.error, "detail": exc.detail},
-                            status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(
+            {"error": exc.error, "detail": exc.detail},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -49,11 +53,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": code, "detail": exc.detail}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": code, "detail": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", error_type=type(exc).__name__)
-        return JSONResponse({"error": "internal_error", "detail": "unexpected error, logged"},
-                            status_code=500)
+        return JSONResponse(
+            {"error": "internal_error", "detail": "unexpected error, logged"}, status_code=500
+        )

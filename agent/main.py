@@ -70,8 +70,9 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
 
         pms = PMSClient(settings.pms, metrics_, redis)
         pms.breaker.add_listener(OnOpen(alerts.breaker_opened))
-        audit = AuditLog(settings.audit, settings.database, metrics_,
-                         on_fallback=alerts.audit_fallback_active)
+        audit = AuditLog(
+            settings.audit, settings.database, metrics_, on_fallback=alerts.audit_fallback_active
+        )
         audit.breaker.add_listener(OnOpen(alerts.breaker_opened))
         sessions = SessionStore(redis, settings.sessions, metrics_)
         graph = GraphClient(settings.whatsapp)
@@ -136,5 +137,10 @@ def main() -> None:
 
     settings = AgentSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )

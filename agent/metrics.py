@@ -109,7 +109,9 @@ class AgentMetrics:
             registry=r,
         )
         self.dependency_up = Gauge(
-            "dependency_up", "1 when the dependency answered its last check.", ["dependency"],
+            "dependency_up",
+            "1 when the dependency answered its last check.",
+            ["dependency"],
             registry=r,
         )
         self._initialise()

@@ -38,7 +38,9 @@ class RequestContextMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request_id = (
+            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        )
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
@@ -61,8 +63,13 @@ class RequestContextMiddleware:
             self.metrics.http_requests.labels(method, endpoint, str(status)).inc()
             self.metrics.http_duration.labels(method, endpoint).observe(elapsed)
             if endpoint != "/metrics":
-                log.info("request", method=method, endpoint=endpoint, status=status,
-                         duration_ms=round(elapsed * 1000, 2))
+                log.info(
+                    "request",
+                    method=method,
+                    endpoint=endpoint,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.clear_contextvars()
 
 
@@ -123,7 +130,14 @@ async def _too_large(send: Send, limit: int) -> None:
     body = json.dumps(
         {"error": "payload_too_large", "detail": f"request body exceeds {limit} bytes"}
     ).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

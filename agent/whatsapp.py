@@ -71,18 +71,24 @@ def parse_payload(payload: Any) -> list[WhatsAppMessage]:
                 if kind == "interactive":
                     reply = (m.get("interactive") or {}).get("button_reply") or {}
                     text, kind = reply.get("title"), "text"
-                messages.append(WhatsAppMessage(
-                    message_id=str(m["id"]), sender=str(m["from"]),
-                    text=str(text) if text else None, kind=kind, name=names.get(m["from"]),
-                ))
+                messages.append(
+                    WhatsAppMessage(
+                        message_id=str(m["id"]),
+                        sender=str(m["from"]),
+                        text=str(text) if text else None,
+                        kind=kind,
+                        name=names.get(m["from"]),
+                    )
+                )
     return messages
 
 
 class GraphClient:
     """Sends text replies through a Graph-API-style endpoint."""
 
-    def __init__(self, settings: WhatsAppSettings,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: WhatsAppSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._settings = settings
         headers = {}
         token = settings.access_token.get_secret_value()
@@ -98,8 +104,12 @@ class GraphClient:
     async def send_text(self, to: str, body: str) -> bool:
         """Send ``body`` to ``to``; returns False (and logs) when the Graph API fails."""
         url = f"/{GRAPH_VERSION}/{self._settings.phone_number_id}/messages"
-        payload = {"messaging_product": "whatsapp", "to": to, "type": "text",
-                   "text": {"body": body[:4096]}}
+        payload = {
+            "messaging_product": "whatsapp",
+            "to": to,
+            "type": "text",
+            "text": {"body": body[:4096]},
+        }
         try:
             response = await self._client.post(url, json=payload)
             response.raise_for_status()

@@ -110,7 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for o in outcomes:
         failed = [e["detail"] for e in o.journal["expectations"] if not e["passed"]]
         reason = failed[0] if failed else (o.journal.get("error") or "")
-        print(f"  {o.journal['experiment']['name']:<{width}}  {o.journal['status'].upper():<8} {reason}")
+        name, status = o.journal["experiment"]["name"], o.journal["status"].upper()
+        print(f"  {name:<{width}}  {status:<8} {reason}")
     passed = sum(o.passed for o in outcomes)
     print(f"\n{passed} passed, {len(outcomes) - passed} failed; reports in {args.out}/index.html")
     return 0 if passed == len(outcomes) else 1
@@ -122,7 +123,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from chaos.report import load_journal, render_report
 
     path = Path(args.journal)
-    out = render_report(load_journal(path), Path(args.out) if args.out else path.with_suffix(".html"))
+    out = render_report(
+        load_journal(path), Path(args.out) if args.out else path.with_suffix(".html")
+    )
     print(out)
     return 0
 
@@ -143,8 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("up", help="start the whole stack natively")
-    p.add_argument("--profile", choices=["lab", "default"], default=None,
-                   help="lab shortens the agent's timings (default: $CHAOSLAB_PROFILE or lab)")
+    p.add_argument(
+        "--profile",
+        choices=["lab", "default"],
+        default=None,
+        help="lab shortens the agent's timings (default: $CHAOSLAB_PROFILE or lab)",
+    )
     p.set_defaults(handler=cmd_up)
     sub.add_parser("down", help="stop every process `up` started").set_defaults(handler=cmd_down)
     p = sub.add_parser("status", help="health and URLs of the running stack")
@@ -163,12 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_report)
     p = sub.add_parser("dashboards", help="draw the Grafana dashboards from live Prometheus data")
     dash = p.add_subparsers(dest="dashboards_command", required=True)
-    r = dash.add_parser("render", help="PNG per dashboard (see `chaoslab dashboards render -- -h`)",
-                        add_help=False, prefix_chars="+")
+    r = dash.add_parser(
+        "render",
+        help="PNG per dashboard (see `chaoslab dashboards render -- -h`)",
+        add_help=False,
+        prefix_chars="+",
+    )
     r.add_argument("render_args", nargs=argparse.REMAINDER)
     r.set_defaults(handler=cmd_dashboards)
-    p = sub.add_parser("proxy", help="run the Toxiproxy-compatible proxy server",
-                       add_help=False, prefix_chars="+")
+    p = sub.add_parser(
+        "proxy", help="run the Toxiproxy-compatible proxy server", add_help=False, prefix_chars="+"
+    )
     p.add_argument("proxy_args", nargs=argparse.REMAINDER)
     p.set_defaults(handler=cmd_proxy)
     return parser
@@ -181,8 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ChaosError as exc:
         # One line: the first line of the error names the cause and where its log is.
-        print(f"chaoslab: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-              file=sys.stderr)
+        print(
+            f"chaoslab: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("chaoslab: interrupted", file=sys.stderr)

@@ -59,8 +59,14 @@ def inject(client: ToxiproxyClient, fault: Fault) -> Iterator[list[str]]:
             client.set_enabled(fault.proxy, True)
         return
     name = f"chaoslab_{fault.type}_{fault.stream}_{uuid.uuid4().hex[:8]}"
-    client.add_toxic(fault.proxy, fault.type, name=name, stream=fault.stream,
-                     toxicity=fault.toxicity, attributes=dict(fault.attributes))
+    client.add_toxic(
+        fault.proxy,
+        fault.type,
+        name=name,
+        stream=fault.stream,
+        toxicity=fault.toxicity,
+        attributes=dict(fault.attributes),
+    )
     added.append(name)
     try:
         yield added
@@ -69,8 +75,9 @@ def inject(client: ToxiproxyClient, fault: Fault) -> Iterator[list[str]]:
             client.remove_toxic(fault.proxy, name)
 
 
-def latency(client: ToxiproxyClient, proxy: str, ms: int, jitter_ms: int = 0,
-            **kw: Any) -> contextlib.AbstractContextManager[list[str]]:
+def latency(
+    client: ToxiproxyClient, proxy: str, ms: int, jitter_ms: int = 0, **kw: Any
+) -> contextlib.AbstractContextManager[list[str]]:
     return inject(client, Fault(proxy, "latency", {"latency": ms, "jitter": jitter_ms}, **kw))
 
 
@@ -78,34 +85,45 @@ def outage(client: ToxiproxyClient, proxy: str) -> contextlib.AbstractContextMan
     return inject(client, Fault(proxy, "down"))
 
 
-def timeout(client: ToxiproxyClient, proxy: str, ms: int = 0,
-            **kw: Any) -> contextlib.AbstractContextManager[list[str]]:
+def timeout(
+    client: ToxiproxyClient, proxy: str, ms: int = 0, **kw: Any
+) -> contextlib.AbstractContextManager[list[str]]:
     return inject(client, Fault(proxy, "timeout", {"timeout": ms}, **kw))
 
 
-def reset_peer(client: ToxiproxyClient, proxy: str, ms: int = 0,
-               **kw: Any) -> contextlib.AbstractContextManager[list[str]]:
+def reset_peer(
+    client: ToxiproxyClient, proxy: str, ms: int = 0, **kw: Any
+) -> contextlib.AbstractContextManager[list[str]]:
     return inject(client, Fault(proxy, "reset_peer", {"timeout": ms}, **kw))
 
 
-def bandwidth(client: ToxiproxyClient, proxy: str, kb_per_s: int,
-              **kw: Any) -> contextlib.AbstractContextManager[list[str]]:
+def bandwidth(
+    client: ToxiproxyClient, proxy: str, kb_per_s: int, **kw: Any
+) -> contextlib.AbstractContextManager[list[str]]:
     return inject(client, Fault(proxy, "bandwidth", {"rate": kb_per_s}, **kw))
 
 
-def slow_close(client: ToxiproxyClient, proxy: str, ms: int,
-               **kw: Any) -> contextlib.AbstractContextManager[list[str]]:
+def slow_close(
+    client: ToxiproxyClient, proxy: str, ms: int, **kw: Any
+) -> contextlib.AbstractContextManager[list[str]]:
     return inject(client, Fault(proxy, "slow_close", {"delay": ms}, **kw))
 
 
-def slicer(client: ToxiproxyClient, proxy: str, average_size: int, size_variation: int = 0,
-           delay_us: int = 0, **kw: Any) -> contextlib.AbstractContextManager[list[str]]:
+def slicer(
+    client: ToxiproxyClient,
+    proxy: str,
+    average_size: int,
+    size_variation: int = 0,
+    delay_us: int = 0,
+    **kw: Any,
+) -> contextlib.AbstractContextManager[list[str]]:
     attrs = {"average_size": average_size, "size_variation": size_variation, "delay": delay_us}
     return inject(client, Fault(proxy, "slicer", attrs, **kw))
 
 
-def limit_data(client: ToxiproxyClient, proxy: str, nbytes: int,
-               **kw: Any) -> contextlib.AbstractContextManager[list[str]]:
+def limit_data(
+    client: ToxiproxyClient, proxy: str, nbytes: int, **kw: Any
+) -> contextlib.AbstractContextManager[list[str]]:
     return inject(client, Fault(proxy, "limit_data", {"bytes": nbytes}, **kw))
 
 

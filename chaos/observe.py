@@ -6,6 +6,7 @@ run of a few minutes stays a few thousand rows. ``marks`` records fault start an
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,11 +17,21 @@ import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
 WATCHED = (
-    "circuit_breaker_state", "circuit_breaker_transitions_total", "audit_circuit_breaker_state",
-    "retry_attempts_total", "session_save_retries_total", "audit_fallback_writes_total",
-    "audit_fallback_pending", "audit_events_total", "pms_cache_hits_total",
-    "pms_cache_misses_total", "pms_cache_stale_served_total", "alerts_sent_total",
-    "orchestrator_messages_total", "dependency_up", "http_requests_total",
+    "circuit_breaker_state",
+    "circuit_breaker_transitions_total",
+    "audit_circuit_breaker_state",
+    "retry_attempts_total",
+    "session_save_retries_total",
+    "audit_fallback_writes_total",
+    "audit_fallback_pending",
+    "audit_events_total",
+    "pms_cache_hits_total",
+    "pms_cache_misses_total",
+    "pms_cache_stale_served_total",
+    "alerts_sent_total",
+    "orchestrator_messages_total",
+    "dependency_up",
+    "http_requests_total",
 )
 
 
@@ -38,8 +49,13 @@ def scrape(agent_url: str, client: httpx.Client | None = None) -> list[dict[str,
             if sample.name in WATCHED or family.name in WATCHED:
                 if sample.name.endswith("_created"):
                     continue
-                rows.append({"metric": sample.name, "labels": dict(sample.labels),
-                             "value": float(sample.value)})
+                rows.append(
+                    {
+                        "metric": sample.name,
+                        "labels": dict(sample.labels),
+                        "value": float(sample.value),
+                    }
+                )
     return rows
 
 
@@ -67,8 +83,14 @@ class MetricsSampler:
             self.errors += 1
             return
         for r in readings:
-            self.rows.append({"t": at, "metric": r["metric"], "labels": label_key(r["labels"]),
-                              "value": r["value"]})
+            self.rows.append(
+                {
+                    "t": at,
+                    "metric": r["metric"],
+                    "labels": label_key(r["labels"]),
+                    "value": r["value"],
+                }
+            )
 
     def _run(self) -> None:
         with httpx.Client(timeout=2.0) as client:
@@ -119,23 +141,36 @@ def transitions(timeline: pd.DataFrame, breaker: str) -> list[dict[str, Any]]:
         if values and values[0][0] > first_t:
             # A labelled counter appears on its first increment: it was 0 before.
             values.insert(0, [first_t, 0.0])
-        for (_, before), (t, after) in zip(values[:-1], values[1:], strict=True):
+        for (_, before), (t, after) in itertools.pairwise(values):
             for _ in range(int(after - before)):
-                found.append({"breaker": breaker, "from": parts["from_state"],
-                              "to": parts["to_state"], "at": float(t)})
+                found.append(
+                    {
+                        "breaker": breaker,
+                        "from": parts["from_state"],
+                        "to": parts["to_state"],
+                        "at": float(t),
+                    }
+                )
     return sorted(found, key=lambda x: (x["at"], ORDER_HINT.get((x["from"], x["to"]), 9)))
 
 
 # Within one sampling interval several transitions can appear at once; this is the
 # order they must have happened in.
-ORDER_HINT = {("closed", "open"): 0, ("open", "half-open"): 1, ("half-open", "open"): 2,
-              ("half-open", "closed"): 3}
+ORDER_HINT = {
+    ("closed", "open"): 0,
+    ("open", "half-open"): 1,
+    ("half-open", "open"): 2,
+    ("half-open", "closed"): 3,
+}
 
 
-def prometheus_query(prometheus_url: str, promql: str, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+def prometheus_query(
+    prometheus_url: str, promql: str, timeout_s: float = 5.0
+) -> list[dict[str, Any]]:
     """An instant query against Prometheus; returns the result vector."""
-    response = httpx.get(f"{prometheus_url.rstrip('/')}/api/v1/query", params={"query": promql},
-                         timeout=timeout_s)
+    response = httpx.get(
+        f"{prometheus_url.rstrip('/')}/api/v1/query", params={"query": promql}, timeout=timeout_s
+    )
     response.raise_for_status()
     body = response.json()
     result: list[dict[str, Any]] = body["data"]["result"]

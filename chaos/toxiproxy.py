@@ -14,8 +14,15 @@ import httpx
 
 from chaos.exceptions import ToxiproxyError
 
-TOXIC_TYPES = ("latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
-               "limit_data")
+TOXIC_TYPES = (
+    "latency",
+    "bandwidth",
+    "slow_close",
+    "timeout",
+    "reset_peer",
+    "slicer",
+    "limit_data",
+)
 STREAMS = ("upstream", "downstream")
 
 
@@ -29,9 +36,13 @@ class Toxic:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Toxic:
-        return cls(name=data["name"], type=data["type"], stream=data.get("stream", "downstream"),
-                   toxicity=float(data.get("toxicity", 1.0)),
-                   attributes=dict(data.get("attributes") or {}))
+        return cls(
+            name=data["name"],
+            type=data["type"],
+            stream=data.get("stream", "downstream"),
+            toxicity=float(data.get("toxicity", 1.0)),
+            attributes=dict(data.get("attributes") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -44,9 +55,13 @@ class Proxy:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Proxy:
-        return cls(name=data["name"], listen=data["listen"], upstream=data["upstream"],
-                   enabled=bool(data["enabled"]),
-                   toxics=tuple(Toxic.from_json(t) for t in data.get("toxics") or []))
+        return cls(
+            name=data["name"],
+            listen=data["listen"],
+            upstream=data["upstream"],
+            enabled=bool(data["enabled"]),
+            toxics=tuple(Toxic.from_json(t) for t in data.get("toxics") or []),
+        )
 
 
 class ToxiproxyClient:
@@ -54,8 +69,11 @@ class ToxiproxyClient:
 
     def __init__(self, base_url: str = "http://127.0.0.1:8474", timeout_s: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(timeout_s),
-                                  headers={"User-Agent": "chaoslab"})
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_s),
+            headers={"User-Agent": "chaoslab"},
+        )
 
     def __enter__(self) -> ToxiproxyClient:
         return self
@@ -88,7 +106,9 @@ class ToxiproxyClient:
         return str(response.json().get("version", text)) if text.startswith("{") else text
 
     def proxies(self) -> dict[str, Proxy]:
-        return {name: Proxy.from_json(p) for name, p in (self._call("GET", "/proxies") or {}).items()}
+        return {
+            name: Proxy.from_json(p) for name, p in (self._call("GET", "/proxies") or {}).items()
+        }
 
     def proxy(self, name: str) -> Proxy:
         return Proxy.from_json(self._call("GET", f"/proxies/{name}"))
@@ -110,14 +130,33 @@ class ToxiproxyClient:
     def toxics(self, proxy: str) -> list[Toxic]:
         return [Toxic.from_json(t) for t in self._call("GET", f"/proxies/{proxy}/toxics") or []]
 
-    def add_toxic(self, proxy: str, type: str, *, name: str, stream: str = "downstream",
-                  toxicity: float = 1.0, attributes: dict[str, int] | None = None) -> Toxic:
-        body = {"name": name, "type": type, "stream": stream, "toxicity": toxicity,
-                "attributes": attributes or {}}
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        *,
+        name: str,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        attributes: dict[str, int] | None = None,
+    ) -> Toxic:
+        body = {
+            "name": name,
+            "type": type,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": attributes or {},
+        }
         return Toxic.from_json(self._call("POST", f"/proxies/{proxy}/toxics", body))
 
-    def update_toxic(self, proxy: str, name: str, *, toxicity: float | None = None,
-                     attributes: dict[str, int] | None = None) -> Toxic:
+    def update_toxic(
+        self,
+        proxy: str,
+        name: str,
+        *,
+        toxicity: float | None = None,
+        attributes: dict[str, int] | None = None,
+    ) -> Toxic:
         body: dict[str, Any] = {}
         if toxicity is not None:
             body["toxicity"] = toxicity

@@ -31,10 +31,34 @@ ENGLISH_QUESTIONS = (
     "What amenities do you have?",
     "Where are you located?",
 )
-MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-             "septiembre", "octubre", "noviembre", "diciembre")
-MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
-             "September", "October", "November", "December")
+MONTHS_ES = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
+MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def stay_dates(days_ahead: int, nights: int, today: date | None = None) -> dict[str, Any]:
@@ -43,17 +67,29 @@ def stay_dates(days_ahead: int, nights: int, today: date | None = None) -> dict[
     if start.day + nights > 28:
         start = start.replace(day=1) + timedelta(days=32)
         start = start.replace(day=3)
-    return {"d1": start.day, "d2": start.day + nights, "month_es": MONTHS_ES[start.month - 1],
-            "month_en": MONTHS_EN[start.month - 1]}
+    return {
+        "d1": start.day,
+        "d2": start.day + nights,
+        "month_es": MONTHS_ES[start.month - 1],
+        "month_en": MONTHS_EN[start.month - 1],
+    }
 
 
-def converse(client: httpx.Client, guest_id: str, script: tuple[str, ...],
-             values: dict[str, Any], language: str | None = None) -> list[dict[str, Any]]:
+def converse(
+    client: httpx.Client,
+    guest_id: str,
+    script: tuple[str, ...],
+    values: dict[str, Any],
+    language: str | None = None,
+) -> list[dict[str, Any]]:
     """Send each line of ``script`` as ``guest_id`` and return the agent's answers."""
     replies = []
     for line in script:
-        body: dict[str, Any] = {"guest_id": guest_id, "text": line.format(**values),
-                                "message_id": uuid.uuid4().hex}
+        body: dict[str, Any] = {
+            "guest_id": guest_id,
+            "text": line.format(**values),
+            "message_id": uuid.uuid4().hex,
+        }
         if language:
             body["language"] = language
         response = client.post("/api/v1/messages", json=body)
@@ -90,12 +126,18 @@ class BackgroundLoad:
         lines = []
         for _ in range(50):
             v = stay_dates(rng.choice((7, 7, 7, 14, 14, 21, 30)), rng.choice((2, 3)))
-            lines.append(rng.choice((
-                "¿Tienen disponibilidad del {d1} al {d2} de {month_es} para 2 personas?",
-                "Do you have rooms from {month_en} {d1} to {d2} for two guests?",
-                "¿Qué habitaciones tienen?", "What time is check-out?", "Hola",
-                "¿Dónde están ubicados?",
-            )).format(**v))
+            lines.append(
+                rng.choice(
+                    (
+                        "¿Tienen disponibilidad del {d1} al {d2} de {month_es} para 2 personas?",
+                        "Do you have rooms from {month_en} {d1} to {d2} for two guests?",
+                        "¿Qué habitaciones tienen?",
+                        "What time is check-out?",
+                        "Hola",
+                        "¿Dónde están ubicados?",
+                    )
+                ).format(**v)
+            )
         return itertools.cycle(lines)
 
     def _run(self) -> None:
@@ -110,10 +152,18 @@ class BackgroundLoad:
                 started = time.monotonic()
                 try:
                     r = client.post("/api/v1/messages", json=body)
-                    answer = r.json() if r.headers.get("content-type", "").startswith(
-                        "application/json") else {}
-                    sample = Sample(time.time(), r.status_code, time.monotonic() - started,
-                                    bool(answer.get("degraded")), str(answer.get("intent", "")))
+                    answer = (
+                        r.json()
+                        if r.headers.get("content-type", "").startswith("application/json")
+                        else {}
+                    )
+                    sample = Sample(
+                        time.time(),
+                        r.status_code,
+                        time.monotonic() - started,
+                        bool(answer.get("degraded")),
+                        str(answer.get("intent", "")),
+                    )
                 except httpx.HTTPError:
                     sample = Sample(time.time(), 0, time.monotonic() - started, True, "")
                 self.samples.append(sample)

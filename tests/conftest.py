@@ -59,7 +59,6 @@ def redis_server() -> Iterator[RedisInfo]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresInfo]:
     """A real PostgreSQL 15 cluster on a free loopback port."""
@@ -73,7 +72,6 @@ def postgres_server() -> Iterator[PostgresInfo]:
     finally:
         proc.stop()
         shutil.rmtree(base, ignore_errors=True)
-
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,16 @@ from agent.sessions import Session
 from agent.settings import AgentSettings
 
 STATIC_INTENTS = {
-    "greeting", "goodbye", "thanks", "location", "checkin_info", "checkout_info",
-    "cancellation_policy", "amenities", "services", "business_hours",
+    "greeting",
+    "goodbye",
+    "thanks",
+    "location",
+    "checkin_info",
+    "checkout_info",
+    "cancellation_policy",
+    "amenities",
+    "services",
+    "business_hours",
 }
 
 
@@ -54,9 +62,14 @@ class Flows:
     def _static(self, intent: str, lang: str) -> str:
         h = self._settings.hotel
         values = {
-            "hotel": h.name, "address": h.address, "lat": h.latitude, "lon": h.longitude,
-            "checkin_time": h.checkin_time, "checkout_time": h.checkout_time,
-            "late_time": h.late_checkout_time, "open": h.business_open_hour,
+            "hotel": h.name,
+            "address": h.address,
+            "lat": h.latitude,
+            "lon": h.longitude,
+            "checkin_time": h.checkin_time,
+            "checkout_time": h.checkout_time,
+            "late_time": h.late_checkout_time,
+            "open": h.business_open_hour,
             "close": h.business_close_hour,
         }
         return render(intent, lang, **values)
@@ -108,8 +121,12 @@ class Flows:
             session.pending = None
             search = session.context.get("last_search") or {}
             return await self._quote_booking(
-                session, lang, ent.room_type, date.fromisoformat(search["check_in"]),
-                date.fromisoformat(search["check_out"]), int(search["guests"]),
+                session,
+                lang,
+                ent.room_type,
+                date.fromisoformat(search["check_in"]),
+                date.fromisoformat(search["check_out"]),
+                int(search["guests"]),
             )
         if kind == "booking_id" and ent.booking_id:
             session.pending = None
@@ -126,9 +143,16 @@ class Flows:
             return self._unavailable("room_options", lang)
         lines = [render("room_options_header", lang)]
         for rt in lookup.value:
-            lines.append(render("room_option_line", lang, name=localized(rt.name, lang),
-                                capacity=rt.capacity, rate=money(rt.base_rate),
-                                currency=rt.currency))
+            lines.append(
+                render(
+                    "room_option_line",
+                    lang,
+                    name=localized(rt.name, lang),
+                    capacity=rt.capacity,
+                    rate=money(rt.base_rate),
+                    currency=rt.currency,
+                )
+            )
         if lookup.stale:
             lines.append(render("stale_note", lang))
         return Turn("\n".join(lines), intent="room_options", degraded=lookup.stale)
@@ -140,23 +164,40 @@ class Flows:
         check_out = check_out or date.fromordinal(check_in.toordinal() + 1)
         guests = ent.guests or 2
         session.context["last_search"] = {
-            "check_in": check_in.isoformat(), "check_out": check_out.isoformat(), "guests": guests,
+            "check_in": check_in.isoformat(),
+            "check_out": check_out.isoformat(),
+            "guests": guests,
         }
         try:
             lookup = await self._pms.availability(check_in, check_out, guests, ent.room_type)
         except PMSUnavailable:
             return self._unavailable("availability", lang)
         offers = [o for o in lookup.value if o.available > 0]
-        values = {"check_in": check_in.isoformat(), "check_out": check_out.isoformat(),
-                  "guests": guests, "nights": (check_out - check_in).days}
+        values = {
+            "check_in": check_in.isoformat(),
+            "check_out": check_out.isoformat(),
+            "guests": guests,
+            "nights": (check_out - check_in).days,
+        }
         if not offers:
-            return Turn(render("availability_none", lang, **values), intent="availability",
-                        degraded=lookup.stale)
+            return Turn(
+                render("availability_none", lang, **values),
+                intent="availability",
+                degraded=lookup.stale,
+            )
         lines = [render("availability_header", lang, **values)]
         for o in offers:
-            lines.append(render("availability_line", lang, name=localized(o.name, lang),
-                                available=o.available, nightly=money(o.total / max(o.nights, 1)),
-                                total=money(o.total), currency=o.currency))
+            lines.append(
+                render(
+                    "availability_line",
+                    lang,
+                    name=localized(o.name, lang),
+                    available=o.available,
+                    nightly=money(o.total / max(o.nights, 1)),
+                    total=money(o.total),
+                    currency=o.currency,
+                )
+            )
         lines.append(render("availability_offer_booking", lang))
         if lookup.stale:
             lines.append(render("stale_note", lang))
@@ -168,8 +209,11 @@ class Flows:
         search = session.context.get("last_search")
         if ent.check_in is not None:
             check_out = ent.check_out or date.fromordinal(ent.check_in.toordinal() + 1)
-            search = {"check_in": ent.check_in.isoformat(), "check_out": check_out.isoformat(),
-                      "guests": ent.guests or (search or {}).get("guests") or 2}
+            search = {
+                "check_in": ent.check_in.isoformat(),
+                "check_out": check_out.isoformat(),
+                "guests": ent.guests or (search or {}).get("guests") or 2,
+            }
             session.context["last_search"] = search
         if not search:
             session.pending = {"kind": "dates", "then": "reservation"}
@@ -178,36 +222,60 @@ class Flows:
             session.pending = {"kind": "room_type"}
             return Turn(render("ask_room_type", lang), intent="reservation")
         return await self._quote_booking(
-            session, lang, ent.room_type, date.fromisoformat(search["check_in"]),
-            date.fromisoformat(search["check_out"]), int(search["guests"]),
+            session,
+            lang,
+            ent.room_type,
+            date.fromisoformat(search["check_in"]),
+            date.fromisoformat(search["check_out"]),
+            int(search["guests"]),
         )
 
     async def _quote_booking(
-        self, session: Session, lang: str, room_type: str, check_in: date, check_out: date,
+        self,
+        session: Session,
+        lang: str,
+        room_type: str,
+        check_in: date,
+        check_out: date,
         guests: int,
     ) -> Turn:
         try:
             lookup = await self._pms.availability(check_in, check_out, guests, room_type)
         except PMSUnavailable:
             return self._unavailable("reservation", lang)
-        offer = next((o for o in lookup.value if o.room_type == room_type and o.available > 0), None)
+        offer = next(
+            (o for o in lookup.value if o.room_type == room_type and o.available > 0), None
+        )
         if offer is None:
             return Turn(render("booking_unavailable", lang), intent="reservation")
         session.pending = {
-            "kind": "booking_confirm", "room_type": room_type, "check_in": check_in.isoformat(),
-            "check_out": check_out.isoformat(), "guests": guests,
+            "kind": "booking_confirm",
+            "room_type": room_type,
+            "check_in": check_in.isoformat(),
+            "check_out": check_out.isoformat(),
+            "guests": guests,
         }
-        text = render("booking_confirm", lang, name=localized(offer.name, lang),
-                      check_in=check_in.isoformat(), check_out=check_out.isoformat(),
-                      guests=guests, total=money(offer.total), currency=offer.currency)
+        text = render(
+            "booking_confirm",
+            lang,
+            name=localized(offer.name, lang),
+            check_in=check_in.isoformat(),
+            check_out=check_out.isoformat(),
+            guests=guests,
+            total=money(offer.total),
+            currency=offer.currency,
+        )
         return Turn(text, intent="reservation", degraded=lookup.stale)
 
     async def _finish_booking(
         self, session: Session, pending: dict[str, Any], confirmed: bool, lang: str, msg: Any
     ) -> Turn:
         if not confirmed:
-            return Turn(render("booking_cancelled", lang), intent="reservation",
-                        events=[("booking", {"decision": "declined"})])
+            return Turn(
+                render("booking_cancelled", lang),
+                intent="reservation",
+                events=[("booking", {"decision": "declined"})],
+            )
         try:
             booking = await self._pms.create_booking(
                 room_type=pending["room_type"],
@@ -223,48 +291,88 @@ class Flows:
         except PMSRejected:
             return Turn(render("booking_unavailable", lang), intent="reservation")
         name = pending["room_type"]
-        text = render("booking_done", lang, booking_id=booking.id, name=name,
-                      check_in=pending["check_in"], check_out=pending["check_out"])
-        return Turn(text, intent="reservation", booking_id=booking.id,
-                    events=[("booking", {"decision": "confirmed",
-                                         "booking_id": booking.id,
-                                         "room_type": name,
-                                         "check_in": pending["check_in"],
-                                         "check_out": pending["check_out"]})])
+        text = render(
+            "booking_done",
+            lang,
+            booking_id=booking.id,
+            name=name,
+            check_in=pending["check_in"],
+            check_out=pending["check_out"],
+        )
+        return Turn(
+            text,
+            intent="reservation",
+            booking_id=booking.id,
+            events=[
+                (
+                    "booking",
+                    {
+                        "decision": "confirmed",
+                        "booking_id": booking.id,
+                        "room_type": name,
+                        "check_in": pending["check_in"],
+                        "check_out": pending["check_out"],
+                    },
+                )
+            ],
+        )
 
     async def _late_checkout_quote(self, session: Session, booking_id: str, lang: str) -> Turn:
         try:
             quote = await self._pms.late_checkout_quote(booking_id)
         except PMSNotFound:
-            return Turn(render("booking_not_found", lang, booking_id=booking_id),
-                        intent="late_checkout")
+            return Turn(
+                render("booking_not_found", lang, booking_id=booking_id), intent="late_checkout"
+            )
         except PMSUnavailable:
             return self._unavailable("late_checkout", lang)
         if not quote.available:
-            return Turn(render("late_checkout_unavailable", lang, booking_id=booking_id),
-                        intent="late_checkout",
-                        events=[("late_checkout", {"decision": "unavailable",
-                                                   "booking_id": booking_id})])
-        values = {"late_time": quote.late_checkout_time, "checkout_time": quote.standard_checkout,
-                  "fee": money(quote.fee), "currency": quote.currency}
+            return Turn(
+                render("late_checkout_unavailable", lang, booking_id=booking_id),
+                intent="late_checkout",
+                events=[("late_checkout", {"decision": "unavailable", "booking_id": booking_id})],
+            )
+        values = {
+            "late_time": quote.late_checkout_time,
+            "checkout_time": quote.standard_checkout,
+            "fee": money(quote.fee),
+            "currency": quote.currency,
+        }
         session.pending = {"kind": "late_checkout_confirm", "booking_id": booking_id, **values}
         return Turn(render("late_checkout_offer", lang, **values), intent="late_checkout")
 
-    async def _finish_late_checkout(self, pending: dict[str, Any], confirmed: bool, lang: str) -> Turn:
+    async def _finish_late_checkout(
+        self, pending: dict[str, Any], confirmed: bool, lang: str
+    ) -> Turn:
         booking_id = pending["booking_id"]
         if not confirmed:
-            return Turn(render("late_checkout_declined", lang, checkout_time=pending["checkout_time"]),
-                        intent="late_checkout",
-                        events=[("late_checkout", {"decision": "declined", "booking_id": booking_id})])
+            return Turn(
+                render("late_checkout_declined", lang, checkout_time=pending["checkout_time"]),
+                intent="late_checkout",
+                events=[("late_checkout", {"decision": "declined", "booking_id": booking_id})],
+            )
         try:
             await self._pms.confirm_late_checkout(booking_id)
         except PMSUnavailable:
             return self._unavailable("late_checkout", lang)
         except PMSRejected:
-            return Turn(render("late_checkout_unavailable", lang, booking_id=booking_id),
-                        intent="late_checkout")
-        return Turn(render("late_checkout_done", lang, late_time=pending["late_time"], fee=pending["fee"],
-                           currency=pending["currency"]),
-                    intent="late_checkout",
-                    events=[("late_checkout", {"decision": "confirmed", "booking_id": booking_id,
-                                               "fee": pending["fee"]})])
+            return Turn(
+                render("late_checkout_unavailable", lang, booking_id=booking_id),
+                intent="late_checkout",
+            )
+        return Turn(
+            render(
+                "late_checkout_done",
+                lang,
+                late_time=pending["late_time"],
+                fee=pending["fee"],
+                currency=pending["currency"],
+            ),
+            intent="late_checkout",
+            events=[
+                (
+                    "late_checkout",
+                    {"decision": "confirmed", "booking_id": booking_id, "fee": pending["fee"]},
+                )
+            ],
+        )

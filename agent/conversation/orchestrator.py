@@ -140,14 +140,21 @@ class Orchestrator:
                 },
             ),
             *[
-                new_event(kind, msg.guest_id, channel=msg.channel, intent=turn.intent,
-                          session_id=session.session_id, payload=payload)
+                new_event(
+                    kind,
+                    msg.guest_id,
+                    channel=msg.channel,
+                    intent=turn.intent,
+                    session_id=session.session_id,
+                    payload=payload,
+                )
                 for kind, payload in turn.events
             ],
         ]
         # Concurrent, so a reply waits at most one write budget however many events it made.
-        outcomes = await asyncio.gather(*(self._audit.record(e) for e in events),
-                                        return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(self._audit.record(e) for e in events), return_exceptions=True
+        )
         audit_ids = []
         for event, outcome in zip(events, outcomes, strict=True):
             if isinstance(outcome, BaseException):
@@ -203,16 +210,25 @@ class Orchestrator:
             session.clarifications += 1
             if session.clarifications > nlp.max_clarifications:
                 session.clarifications = 0
-                return self._escalate(session, msg, lang, "repeated_misunderstanding",
-                                      "escalated_confused")
-            key = "clarify" if analysis.intent != "unknown" or session.clarifications > 1 else "fallback"
+                return self._escalate(
+                    session, msg, lang, "repeated_misunderstanding", "escalated_confused"
+                )
+            key = (
+                "clarify"
+                if analysis.intent != "unknown" or session.clarifications > 1
+                else "fallback"
+            )
             return Turn(render(key, lang), intent=analysis.intent)
         session.clarifications = 0
 
         if analysis.intent == "human_agent":
             if not open_now:
-                text = render("after_hours", lang, open=hotel.business_open_hour,
-                              close=hotel.business_close_hour)
+                text = render(
+                    "after_hours",
+                    lang,
+                    open=hotel.business_open_hour,
+                    close=hotel.business_close_hour,
+                )
                 return Turn(text, intent="human_agent")
             return self._escalate(session, msg, lang, "guest_asked_for_staff", "human_agent")
         return await self._flows.answer(session, analysis, msg)

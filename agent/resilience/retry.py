@@ -44,7 +44,9 @@ class RetryPolicy:
     def delays(self) -> list[float]:
         """The back-off delays this policy sleeps between attempts, in order."""
         s = self.settings
-        return [min(s.backoff_base_s * s.backoff_factor**i, s.backoff_max_s) for i in range(s.retries)]
+        return [
+            min(s.backoff_base_s * s.backoff_factor**i, s.backoff_max_s) for i in range(s.retries)
+        ]
 
     def _before_sleep(self, state: RetryCallState) -> None:
         if self._on_retry is not None:
@@ -70,7 +72,9 @@ class RetryPolicy:
                     result = await fn(*args, **kwargs)
             finally:
                 if is_retry:
-                    failed = attempt.retry_state.outcome is None or attempt.retry_state.outcome.failed
+                    failed = (
+                        attempt.retry_state.outcome is None or attempt.retry_state.outcome.failed
+                    )
                     outcome = "failure" if failed else "success"
                     self._metrics.retry_attempts.labels(
                         operation=self.operation, outcome=outcome

@@ -50,8 +50,12 @@ class MessageOut(BaseModel):
             "content": {"application/json": {"schema": MessageIn.model_json_schema()}},
         }
     },
-    responses={400: {"description": "malformed JSON"}, 413: {"description": "body too large"},
-               415: {"description": "not JSON"}, 422: {"description": "invalid fields"}},
+    responses={
+        400: {"description": "malformed JSON"},
+        413: {"description": "body too large"},
+        415: {"description": "not JSON"},
+        422: {"description": "invalid fields"},
+    },
 )
 async def post_message(request: Request) -> dict[str, Any]:
     """Answer one guest message."""
@@ -65,10 +69,16 @@ async def post_message(request: Request) -> dict[str, Any]:
         earlier = await state.dedupe.seen(body.channel, body.message_id)
         if earlier is not None:
             return {**earlier, "duplicate": True}
-    reply = await state.orchestrator.handle(InboundMessage(
-        guest_id=body.guest_id, channel=body.channel, text=body.text, language=body.language,
-        message_id=body.message_id, guest_name=body.guest_name,
-    ))
+    reply = await state.orchestrator.handle(
+        InboundMessage(
+            guest_id=body.guest_id,
+            channel=body.channel,
+            text=body.text,
+            language=body.language,
+            message_id=body.message_id,
+            guest_name=body.guest_name,
+        )
+    )
     result = reply.as_dict()
     if body.message_id:
         await state.dedupe.remember(body.channel, body.message_id, result)

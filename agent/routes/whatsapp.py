@@ -46,8 +46,9 @@ async def receive(request: Request) -> dict[str, Any]:
         raise ClientError(503, "webhook_disabled", "set AGENT_WHATSAPP__APP_SECRET")
     raw, payload = await read_json(request)
     if not signature_valid(secret, raw, request.headers.get("x-hub-signature-256")):
-        raise ClientError(401, "invalid_signature",
-                          "X-Hub-Signature-256 is missing or does not match the body")
+        raise ClientError(
+            401, "invalid_signature", "X-Hub-Signature-256 is missing or does not match the body"
+        )
     try:
         messages = parse_payload(payload)
     except PayloadError as exc:
@@ -62,10 +63,15 @@ async def receive(request: Request) -> dict[str, Any]:
             text = UNSUPPORTED_TYPE_TEXT["es"]
             result: dict[str, Any] = {"reply": text, "intent": "unsupported_type"}
         else:
-            reply = await state.orchestrator.handle(InboundMessage(
-                guest_id=msg.sender, channel="whatsapp", text=msg.text,
-                message_id=msg.message_id, guest_name=msg.name,
-            ))
+            reply = await state.orchestrator.handle(
+                InboundMessage(
+                    guest_id=msg.sender,
+                    channel="whatsapp",
+                    text=msg.text,
+                    message_id=msg.message_id,
+                    guest_name=msg.name,
+                )
+            )
             result = reply.as_dict()
         await state.graph.send_text(msg.sender, result["reply"])
         await state.dedupe.remember("whatsapp", msg.message_id, result)

@@ -31,8 +31,9 @@ def write_journal(journal: dict[str, Any], out_dir: Path) -> Path:
     return path
 
 
-def run_batch(experiments: list[Experiment], state: StackState, out_dir: Path,
-              progress: Progress = print) -> list[Outcome]:
+def run_batch(
+    experiments: list[Experiment], state: StackState, out_dir: Path, progress: Progress = print
+) -> list[Outcome]:
     """Run ``experiments`` one after the other; each gets a journal and an HTML report."""
     from chaos.report import render_index, render_report
 
@@ -45,8 +46,13 @@ def run_batch(experiments: list[Experiment], state: StackState, out_dir: Path,
         report_path = render_report(journal, journal_path.with_suffix(".html"))
         outcomes.append(Outcome(journal, journal_path, report_path))
         failed = [e for e in journal["expectations"] if not e["passed"]]
-        progress(f"  -> {journal['status'].upper()} in {time.monotonic() - began:.0f} s"
-                 + (f": {failed[0]['detail']}" if failed else
-                    (f": {journal['error']}" if journal.get("error") else "")))
+        progress(
+            f"  -> {journal['status'].upper()} in {time.monotonic() - began:.0f} s"
+            + (
+                f": {failed[0]['detail']}"
+                if failed
+                else (f": {journal['error']}" if journal.get("error") else "")
+            )
+        )
     render_index([(o.journal, o.report_path) for o in outcomes], out_dir / "index.html")
     return outcomes

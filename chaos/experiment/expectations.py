@@ -52,8 +52,13 @@ class Verdict:
     observed: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"expectation": self.expectation, "kind": self.kind, "passed": self.passed,
-                "detail": self.detail, "observed": self.observed}
+        return {
+            "expectation": self.expectation,
+            "kind": self.kind,
+            "passed": self.passed,
+            "detail": self.detail,
+            "observed": self.observed,
+        }
 
 
 Result = tuple[bool, str, dict[str, Any]]
@@ -68,29 +73,50 @@ def _range(value: float, spec: dict[str, Any], what: str) -> Result:
 
 def breaker_transitions(ev: Evidence, spec: dict[str, Any]) -> Result:
     seen = transitions(ev.timeline, spec["breaker"])
-    observed = {"transitions": [{**t, "offset_s": round(t["at"] - ev.fault_start, 2)} for t in seen]}
+    observed = {
+        "transitions": [{**t, "offset_s": round(t["at"] - ev.fault_start, 2)} for t in seen]
+    }
     wanted = spec.get("sequence", [])
     if not wanted:
         ok = not seen
         pairs = ", ".join(f"{t['from']}>{t['to']}" for t in seen)
-        return ok, ("no transitions, as expected" if ok else f"unexpected transitions: {pairs}"), observed
+        return (
+            ok,
+            ("no transitions, as expected" if ok else f"unexpected transitions: {pairs}"),
+            observed,
+        )
     i = 0
     for step in wanted:
         while i < len(seen) and (seen[i]["from"], seen[i]["to"]) != (step["from"], step["to"]):
             i += 1
         if i == len(seen):
             got = " -> ".join(f"{t['from']}>{t['to']}" for t in seen) or "none"
-            return False, (f"{spec['breaker']} breaker never went {step['from']}>{step['to']} "
-                           f"in order (observed: {got})"), observed
+            return (
+                False,
+                (
+                    f"{spec['breaker']} breaker never went {step['from']}>{step['to']} "
+                    f"in order (observed: {got})"
+                ),
+                observed,
+            )
         if "within_s" in step:
             anchor = ev.fault_start if step["after"] == "fault_start" else ev.fault_end
             took = seen[i]["at"] - anchor
             if took > step["within_s"]:
-                return False, (f"{step['from']}>{step['to']} came {took:.1f} s after "
-                               f"{step['after']}, limit {step['within_s']} s"), observed
+                return (
+                    False,
+                    (
+                        f"{step['from']}>{step['to']} came {took:.1f} s after "
+                        f"{step['after']}, limit {step['within_s']} s"
+                    ),
+                    observed,
+                )
         i += 1
-    return True, f"{spec['breaker']} breaker went " + " -> ".join(
-        f"{s['from']}>{s['to']}" for s in wanted), observed
+    return (
+        True,
+        f"{spec['breaker']} breaker went " + " -> ".join(f"{s['from']}>{s['to']}" for s in wanted),
+        observed,
+    )
 
 
 def retries(ev: Evidence, spec: dict[str, Any]) -> Result:
@@ -98,7 +124,9 @@ def retries(ev: Evidence, spec: dict[str, Any]) -> Result:
     if "outcome" in spec:
         labels["outcome"] = spec["outcome"]
     value = ev.increase("retry_attempts_total", **labels)
-    what = f"retries of {spec['operation']}" + (f" ({spec['outcome']})" if "outcome" in spec else "")
+    what = f"retries of {spec['operation']}" + (
+        f" ({spec['outcome']})" if "outcome" in spec else ""
+    )
     return _range(value, spec, what)
 
 
@@ -117,15 +145,25 @@ def fallback_drained(ev: Evidence, spec: dict[str, Any]) -> Result:
     peak = float(s.max()) if len(s) else 0.0
     if after.empty or after.iloc[-1] != 0:
         left = float(after.iloc[-1]) if len(after) else float("nan")
-        return False, f"fallback still has {left:g} pending events at the end (peak {peak:g})", {"peak": peak}
+        return (
+            False,
+            f"fallback still has {left:g} pending events at the end (peak {peak:g})",
+            {"peak": peak},
+        )
     nonzero = after[after != 0]
-    drained_at = float(after.index[0]) if nonzero.empty else float(
-        after[after.index > nonzero.index[-1]].index[0])
+    drained_at = (
+        float(after.index[0])
+        if nonzero.empty
+        else float(after[after.index > nonzero.index[-1]].index[0])
+    )
     took = max(0.0, drained_at - ev.fault_end)
     within = float(spec.get("within_s", 60))
     ok = took <= within
-    return ok, f"pending back to 0 {took:.1f} s after the fault (limit {within:g} s, peak {peak:g})", {
-        "peak": peak, "drained_after_s": round(took, 2)}
+    return (
+        ok,
+        f"pending back to 0 {took:.1f} s after the fault (limit {within:g} s, peak {peak:g})",
+        {"peak": peak, "drained_after_s": round(took, 2)},
+    )
 
 
 def no_lost_audit_events(ev: Evidence, spec: dict[str, Any]) -> Result:
@@ -139,7 +177,11 @@ def no_lost_audit_events(ev: Evidence, spec: dict[str, Any]) -> Result:
         return False, f"{accepted} messages accepted but {ev.audit_rows} audit rows", observed
     if ev.audit_distinct != ev.audit_rows:
         return False, f"{ev.audit_rows - (ev.audit_distinct or 0)} duplicated audit rows", observed
-    return True, f"{accepted} messages accepted = {ev.audit_rows} audit rows, no duplicates", observed
+    return (
+        True,
+        f"{accepted} messages accepted = {ev.audit_rows} audit rows, no duplicates",
+        observed,
+    )
 
 
 def no_5xx(ev: Evidence, spec: dict[str, Any]) -> Result:
@@ -147,7 +189,11 @@ def no_5xx(ev: Evidence, spec: dict[str, Any]) -> Result:
     observed = {"requests": len(ev.samples), "errors": len(bad)}
     if not ev.samples:
         return False, "no guest traffic was observed", observed
-    return not bad, f"{len(bad)} of {len(ev.samples)} guest requests failed (5xx or no answer)", observed
+    return (
+        not bad,
+        f"{len(bad)} of {len(ev.samples)} guest requests failed (5xx or no answer)",
+        observed,
+    )
 
 
 def p95_latency(ev: Evidence, spec: dict[str, Any]) -> Result:
@@ -157,8 +203,11 @@ def p95_latency(ev: Evidence, spec: dict[str, Any]) -> Result:
         return False, f"no requests in phase {phase}", {}
     p95 = float(np.percentile(latencies, 95))
     ok = p95 <= float(spec["max_s"])
-    return ok, f"p95 {phase} = {p95:.3f} s (limit {spec['max_s']} s, n={len(latencies)})", {
-        "p95_s": round(p95, 4), "n": len(latencies)}
+    return (
+        ok,
+        f"p95 {phase} = {p95:.3f} s (limit {spec['max_s']} s, n={len(latencies)})",
+        {"p95_s": round(p95, 4), "n": len(latencies)},
+    )
 
 
 def cache_hit_rate(ev: Evidence, spec: dict[str, Any]) -> Result:
@@ -169,8 +218,11 @@ def cache_hit_rate(ev: Evidence, spec: dict[str, Any]) -> Result:
         return False, "no PMS cache lookups happened", {"hits": hits, "misses": misses}
     rate = hits / total
     ok = rate >= float(spec.get("min", 0.7))
-    return ok, f"cache hit rate {rate:.1%} (min {float(spec.get('min', 0.7)):.0%}, {total:g} lookups)", {
-        "rate": round(rate, 4), "hits": hits, "misses": misses}
+    return (
+        ok,
+        f"cache hit rate {rate:.1%} (min {float(spec.get('min', 0.7)):.0%}, {total:g} lookups)",
+        {"rate": round(rate, 4), "hits": hits, "misses": misses},
+    )
 
 
 def stale_served(ev: Evidence, spec: dict[str, Any]) -> Result:
@@ -185,11 +237,17 @@ def degraded_replies(ev: Evidence, spec: dict[str, Any]) -> Result:
 
 
 EVALUATORS: dict[str, Callable[[Evidence, dict[str, Any]], Result]] = {
-    "breaker_transitions": breaker_transitions, "retries": retries,
-    "session_save_retries": session_save_retries, "fallback_writes": fallback_writes,
-    "fallback_drained": fallback_drained, "no_lost_audit_events": no_lost_audit_events,
-    "no_5xx": no_5xx, "p95_latency": p95_latency, "cache_hit_rate": cache_hit_rate,
-    "stale_served": stale_served, "degraded_replies": degraded_replies,
+    "breaker_transitions": breaker_transitions,
+    "retries": retries,
+    "session_save_retries": session_save_retries,
+    "fallback_writes": fallback_writes,
+    "fallback_drained": fallback_drained,
+    "no_lost_audit_events": no_lost_audit_events,
+    "no_5xx": no_5xx,
+    "p95_latency": p95_latency,
+    "cache_hit_rate": cache_hit_rate,
+    "stale_served": stale_served,
+    "degraded_replies": degraded_replies,
 }
 
 

@@ -21,9 +21,17 @@ PHASES = ("before", "during", "after")
 STATES = ("closed", "open", "half-open")
 PROBE_TYPES = ("http", "metric", "message")
 EXPECTATION_KINDS = (
-    "breaker_transitions", "retries", "session_save_retries", "fallback_writes",
-    "fallback_drained", "no_lost_audit_events", "no_5xx", "p95_latency", "cache_hit_rate",
-    "stale_served", "degraded_replies",
+    "breaker_transitions",
+    "retries",
+    "session_save_retries",
+    "fallback_writes",
+    "fallback_drained",
+    "no_lost_audit_events",
+    "no_5xx",
+    "p95_latency",
+    "cache_hit_rate",
+    "stale_served",
+    "degraded_replies",
 )
 
 
@@ -112,7 +120,9 @@ def _list(value: Any, where: str) -> list[Any]:
 def _only(data: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise _fail(
+            where, f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def ensure_fault(data: Any, where: str, proxies: set[str] | None = None) -> Fault:
@@ -123,17 +133,23 @@ def ensure_fault(data: Any, where: str, proxies: set[str] | None = None) -> Faul
     if not isinstance(proxy, str) or not proxy:
         raise _fail(f"{where}.proxy", "is required (a proxy name such as redis, postgres, pms)")
     if proxies is not None and proxy not in proxies:
-        raise _fail(f"{where}.proxy", f"no proxy named {proxy!r}; known: {', '.join(sorted(proxies))}")
+        raise _fail(
+            f"{where}.proxy", f"no proxy named {proxy!r}; known: {', '.join(sorted(proxies))}"
+        )
     if ftype not in FAULT_TYPES:
         raise _fail(f"{where}.type", f"must be one of {', '.join(FAULT_TYPES)}, got {ftype!r}")
     attrs = _mapping(d.get("attributes", {}), f"{where}.attributes")
     allowed = TOXIC_ATTRIBUTES.get(ftype, {})
     for key, value in attrs.items():
         if key not in allowed:
-            raise _fail(f"{where}.attributes.{key}", f"not an attribute of {ftype}; "
-                        f"allowed: {', '.join(allowed) or 'none'}")
+            raise _fail(
+                f"{where}.attributes.{key}",
+                f"not an attribute of {ftype}; allowed: {', '.join(allowed) or 'none'}",
+            )
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _fail(f"{where}.attributes.{key}", f"must be a non-negative integer, got {value!r}")
+            raise _fail(
+                f"{where}.attributes.{key}", f"must be a non-negative integer, got {value!r}"
+            )
     stream = d.get("stream", "downstream")
     if stream not in ("upstream", "downstream"):
         raise _fail(f"{where}.stream", f"must be upstream or downstream, got {stream!r}")
@@ -198,47 +214,78 @@ def ensure_expectation(data: Any, where: str) -> Expectation:
 def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None) -> Experiment:
     """Validate a whole experiment document and build it."""
     d = _mapping(data, "experiment")
-    _only(d, {"name", "title", "purpose", "steady_state", "method", "expectations", "load",
-              "baseline_s", "settle_s", "tags"}, "experiment")
+    _only(
+        d,
+        {
+            "name",
+            "title",
+            "purpose",
+            "steady_state",
+            "method",
+            "expectations",
+            "load",
+            "baseline_s",
+            "settle_s",
+            "tags",
+        },
+        "experiment",
+    )
     name = d.get("name")
     if not isinstance(name, str) or not NAME.match(name):
         raise _fail("name", "must be lowercase letters, digits and dashes (2-63 chars)")
     for key in ("title", "purpose"):
         if not isinstance(d.get(key), str) or not d[key].strip():
             raise _fail(key, "is required: one line saying what the experiment shows")
-    probes = tuple(ensure_probe(p, f"steady_state[{i}]")
-                   for i, p in enumerate(_list(d.get("steady_state", []), "steady_state")))
+    probes = tuple(
+        ensure_probe(p, f"steady_state[{i}]")
+        for i, p in enumerate(_list(d.get("steady_state", []), "steady_state"))
+    )
     steps = []
     for i, raw in enumerate(_list(d.get("method"), "method")):
         where = f"method[{i}]"
         step = _mapping(raw, where)
         _only(step, {"fault", "start_s", "duration_s"}, where)
-        steps.append(Step(
-            fault=ensure_fault(step.get("fault"), f"{where}.fault", proxies),
-            start_s=_number(step.get("start_s", 0), f"{where}.start_s"),
-            duration_s=_number(step.get("duration_s"), f"{where}.duration_s", minimum=0.1),
-        ))
+        steps.append(
+            Step(
+                fault=ensure_fault(step.get("fault"), f"{where}.fault", proxies),
+                start_s=_number(step.get("start_s", 0), f"{where}.start_s"),
+                duration_s=_number(step.get("duration_s"), f"{where}.duration_s", minimum=0.1),
+            )
+        )
     if not steps:
         raise _fail("method", "needs at least one fault")
-    expectations = tuple(ensure_expectation(e, f"expectations[{i}]")
-                         for i, e in enumerate(_list(d.get("expectations"), "expectations")))
+    expectations = tuple(
+        ensure_expectation(e, f"expectations[{i}]")
+        for i, e in enumerate(_list(d.get("expectations"), "expectations"))
+    )
     if not expectations:
-        raise _fail("expectations", "needs at least one expectation: a verifier must be able to fail")
+        raise _fail(
+            "expectations", "needs at least one expectation: a verifier must be able to fail"
+        )
     load: Load | None = Load()
     if d.get("load") is False:
         load = None
     elif d.get("load") is not None:
         ld = _mapping(d["load"], "load")
         _only(ld, {"rate_per_s", "guests", "locust"}, "load")
-        load = Load(rate_per_s=_number(ld.get("rate_per_s", 4.0), "load.rate_per_s", minimum=0.1),
-                    guests=int(_number(ld.get("guests", 10), "load.guests", minimum=1)),
-                    locust=ld.get("locust"))
+        load = Load(
+            rate_per_s=_number(ld.get("rate_per_s", 4.0), "load.rate_per_s", minimum=0.1),
+            guests=int(_number(ld.get("guests", 10), "load.guests", minimum=1)),
+            locust=ld.get("locust"),
+        )
     return Experiment(
-        name=name, title=d["title"].strip(), purpose=d["purpose"].strip(),
-        steady_state=probes, method=tuple(steps), expectations=expectations, load=load,
+        name=name,
+        title=d["title"].strip(),
+        purpose=d["purpose"].strip(),
+        steady_state=probes,
+        method=tuple(steps),
+        expectations=expectations,
+        load=load,
         baseline_s=_number(d.get("baseline_s", 3.0), "baseline_s"),
         settle_s=_number(d.get("settle_s", 10.0), "settle_s"),
-        tags=tuple(str(t) for t in d.get("tags", [])), path=path, raw=d,
+        tags=tuple(str(t) for t in d.get("tags", [])),
+        path=path,
+        raw=d,
     )
 
 

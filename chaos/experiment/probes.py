@@ -22,8 +22,13 @@ class ProbeResult:
     at: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"probe": self.probe, "phase": self.phase, "ok": self.ok, "detail": self.detail,
-                "at": self.at}
+        return {
+            "probe": self.probe,
+            "phase": self.phase,
+            "ok": self.ok,
+            "detail": self.detail,
+            "at": self.at,
+        }
 
 
 def _http(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
@@ -44,8 +49,9 @@ def _message(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
     body = {"guest_id": f"probe-{uuid.uuid4().hex[:8]}", "text": spec.get("text", "Hola")}
     started = time.monotonic()
     try:
-        r = httpx.post(f"{agent_url}/api/v1/messages", json=body,
-                       timeout=float(spec.get("timeout_s", 10.0)))
+        r = httpx.post(
+            f"{agent_url}/api/v1/messages", json=body, timeout=float(spec.get("timeout_s", 10.0))
+        )
     except httpx.HTTPError as exc:
         return False, f"message failed: {type(exc).__name__}"
     elapsed = time.monotonic() - started
@@ -66,8 +72,11 @@ def _metric(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
         rows = scrape(agent_url)
     except httpx.HTTPError as exc:
         return False, f"metrics unreachable: {type(exc).__name__}"
-    values = [r["value"] for r in rows if r["metric"] == spec["metric"]
-              and all(r["labels"].get(k) == v for k, v in wanted.items())]
+    values = [
+        r["value"]
+        for r in rows
+        if r["metric"] == spec["metric"] and all(r["labels"].get(k) == v for k, v in wanted.items())
+    ]
     if not values:
         return False, f"{spec['metric']}{wanted or ''} not exported"
     value = sum(values)

@@ -27,10 +27,14 @@ Progress = Callable[[str], None]
 JOURNAL_VERSION = 1
 
 
-def _probes(exp: Experiment, phase: str, agent_url: str, *, safety_only: bool = False
-            ) -> list[ProbeResult]:
-    return [run_probe(p, phase, agent_url) for p in exp.steady_state
-            if phase in p.when and (p.safety or not safety_only)]
+def _probes(
+    exp: Experiment, phase: str, agent_url: str, *, safety_only: bool = False
+) -> list[ProbeResult]:
+    return [
+        run_probe(p, phase, agent_url)
+        for p in exp.steady_state
+        if phase in p.when and (p.safety or not safety_only)
+    ]
 
 
 def count_audit_rows(dsn: str, guest_prefix: str) -> tuple[int, int]:
@@ -45,14 +49,22 @@ def count_audit_rows(dsn: str, guest_prefix: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _run_method(exp: Experiment, client: ToxiproxyClient, sampler: MetricsSampler,
-                agent_url: str, during: list[ProbeResult], applied: list[dict[str, Any]],
-                progress: Progress) -> tuple[float, float]:
+def _run_method(
+    exp: Experiment,
+    client: ToxiproxyClient,
+    sampler: MetricsSampler,
+    agent_url: str,
+    during: list[ProbeResult],
+    applied: list[dict[str, Any]],
+    progress: Progress,
+) -> tuple[float, float]:
     """Apply every fault on its schedule; returns the wall times of first start and last end."""
     began = time.time()
-    events = sorted([(s.start_s, "start", i) for i, s in enumerate(exp.method)]
-                    + [(s.end_s, "end", i) for i, s in enumerate(exp.method)],
-                    key=lambda e: (e[0], e[1] == "start"))
+    events = sorted(
+        [(s.start_s, "start", i) for i, s in enumerate(exp.method)]
+        + [(s.end_s, "end", i) for i, s in enumerate(exp.method)],
+        key=lambda e: (e[0], e[1] == "start"),
+    )
     active: dict[int, contextlib.ExitStack] = {}
     next_probe = time.monotonic()
     try:
@@ -61,11 +73,16 @@ def _run_method(exp: Experiment, client: ToxiproxyClient, sampler: MetricsSample
                 if time.monotonic() >= next_probe:
                     results = _probes(exp, "during", agent_url)
                     during.extend(results)
-                    failed = [r for r in results if not r.ok and
-                              next(p for p in exp.steady_state if p.name == r.probe).safety]
+                    failed = [
+                        r
+                        for r in results
+                        if not r.ok
+                        and next(p for p in exp.steady_state if p.name == r.probe).safety
+                    ]
                     if failed:
-                        raise ExperimentAborted(f"safety probe {failed[0].probe} failed: "
-                                                f"{failed[0].detail}")
+                        raise ExperimentAborted(
+                            f"safety probe {failed[0].probe} failed: {failed[0].detail}"
+                        )
                     next_probe = time.monotonic() + 1.0
                 time.sleep(min(wait, 0.2))
             step = exp.method[i]
@@ -73,16 +90,24 @@ def _run_method(exp: Experiment, client: ToxiproxyClient, sampler: MetricsSample
                 stack = contextlib.ExitStack()
                 names = stack.enter_context(inject(client, step.fault))
                 active[i] = stack
-                record = {"fault": step.fault.describe(), "proxy": step.fault.proxy,
-                          "type": step.fault.type, "started_at": time.time(), "ended_at": None,
-                          "toxics": list(names)}
+                record = {
+                    "fault": step.fault.describe(),
+                    "proxy": step.fault.proxy,
+                    "type": step.fault.type,
+                    "started_at": time.time(),
+                    "ended_at": None,
+                    "toxics": list(names),
+                }
                 applied.append(record)
                 sampler.mark(f"start {step.fault.describe()}")
                 progress(f"    +{offset:5.1f} s  inject {step.fault.describe()}")
             else:
                 active.pop(i).close()
-                next(r for r in reversed(applied) if r["fault"] == step.fault.describe()
-                     and r["ended_at"] is None)["ended_at"] = time.time()
+                next(
+                    r
+                    for r in reversed(applied)
+                    if r["fault"] == step.fault.describe() and r["ended_at"] is None
+                )["ended_at"] = time.time()
                 sampler.mark(f"stop {step.fault.describe()}")
                 progress(f"    +{offset:5.1f} s  remove {step.fault.describe()}")
     finally:
@@ -96,20 +121,40 @@ def _run_method(exp: Experiment, client: ToxiproxyClient, sampler: MetricsSample
     return first, last
 
 
-def run_experiment(exp: Experiment, state: StackState, *, progress: Progress = print,
-                   sample_interval_s: float = 0.5) -> dict[str, Any]:
+def run_experiment(
+    exp: Experiment,
+    state: StackState,
+    *,
+    progress: Progress = print,
+    sample_interval_s: float = 0.5,
+) -> dict[str, Any]:
     """Run one experiment against a running stack and return its journal."""
     agent_url = state.url("agent")
     run_id = uuid.uuid4().hex[:12]
     guest_prefix = f"exp-{run_id}"
     journal: dict[str, Any] = {
-        "journal_version": JOURNAL_VERSION, "generator": _pkg, "run_id": run_id,
-        "experiment": {"name": exp.name, "title": exp.title, "purpose": exp.purpose,
-                       "path": exp.path, "spec": exp.raw},
-        "stack": state.urls, "started_at": time.time(), "status": "error",
+        "journal_version": JOURNAL_VERSION,
+        "generator": _pkg,
+        "run_id": run_id,
+        "experiment": {
+            "name": exp.name,
+            "title": exp.title,
+            "purpose": exp.purpose,
+            "path": exp.path,
+            "spec": exp.raw,
+        },
+        "stack": state.urls,
+        "started_at": time.time(),
+        "status": "error",
         "steady_state": {"before": [], "during": [], "after": []},
-        "method": [], "rollbacks": [], "expectations": [], "figures": {}, "marks": [],
-        "timeline": [], "load": [], "error": None,
+        "method": [],
+        "rollbacks": [],
+        "expectations": [],
+        "figures": {},
+        "marks": [],
+        "timeline": [],
+        "load": [],
+        "error": None,
     }
     client = ToxiproxyClient(state.url("proxy_api"))
     sampler = MetricsSampler(agent_url, interval_s=sample_interval_s)
@@ -125,17 +170,23 @@ def run_experiment(exp: Experiment, state: StackState, *, progress: Progress = p
         if not all(r.ok for r in before):
             journal["status"] = "failed"
             journal["error"] = "steady state not met before the method: " + "; ".join(
-                r.detail for r in before if not r.ok)
+                r.detail for r in before if not r.ok
+            )
             return journal
         sampler.start()
         if exp.load is not None:
-            load = BackgroundLoad(agent_url, rate_per_s=exp.load.rate_per_s,
-                                  guests=exp.load.guests, guest_prefix=guest_prefix).start()
+            load = BackgroundLoad(
+                agent_url,
+                rate_per_s=exp.load.rate_per_s,
+                guests=exp.load.guests,
+                guest_prefix=guest_prefix,
+            ).start()
         sampler.mark("baseline")
         time.sleep(exp.baseline_s)
         progress(f"  method ({exp.method_s:.0f} s of faults)")
-        fault_start, fault_end = _run_method(exp, client, sampler, agent_url, during,
-                                             journal["method"], progress)
+        fault_start, fault_end = _run_method(
+            exp, client, sampler, agent_url, during, journal["method"], progress
+        )
         sampler.mark("settle")
         progress(f"  settling for {exp.settle_s:.0f} s")
         time.sleep(exp.settle_s)
@@ -161,8 +212,9 @@ def run_experiment(exp: Experiment, state: StackState, *, progress: Progress = p
         client.close()
         journal["steady_state"]["during"] = [r.as_dict() for r in during]
         journal["marks"] = sampler.marks
-        journal["load"] = [[s.at, s.status, round(s.latency_s, 5), s.degraded, s.intent]
-                           for s in samples]
+        journal["load"] = [
+            [s.at, s.status, round(s.latency_s, 5), s.degraded, s.intent] for s in samples
+        ]
         timeline = sampler.frame()
         journal["timeline"] = timeline.to_dict(orient="split")["data"]
         journal["fault_window"] = [fault_start, fault_end]
@@ -175,9 +227,15 @@ def run_experiment(exp: Experiment, state: StackState, *, progress: Progress = p
     rows = distinct = None
     with contextlib.suppress(psycopg.Error):
         rows, distinct = count_audit_rows(state.url("postgres"), guest_prefix)
-    evidence = Evidence(timeline=timeline, samples=samples, fault_start=fault_start,
-                        fault_end=fault_end, run_end=journal["ended_at"], audit_rows=rows,
-                        audit_distinct=distinct)
+    evidence = Evidence(
+        timeline=timeline,
+        samples=samples,
+        fault_start=fault_start,
+        fault_end=fault_end,
+        run_end=journal["ended_at"],
+        audit_rows=rows,
+        audit_distinct=distinct,
+    )
     verdicts = [evaluate(e, evidence) for e in exp.expectations]
     journal["expectations"] = [v.as_dict() for v in verdicts]
     journal["figures"] = figures(evidence)
@@ -186,7 +244,8 @@ def run_experiment(exp: Experiment, state: StackState, *, progress: Progress = p
     journal["status"] = "passed" if passed else "failed"
     if not all(r.ok for r in after):
         journal["error"] = "steady state not restored after the method: " + "; ".join(
-            r.detail for r in after if not r.ok)
+            r.detail for r in after if not r.ok
+        )
     return journal
 
 
@@ -194,16 +253,23 @@ def figures(ev: Evidence) -> dict[str, Any]:
     """Headline numbers for the report: traffic, latency per phase, errors."""
     import numpy as np
 
-    out: dict[str, Any] = {"requests": len(ev.samples),
-                           "errors_5xx": sum(1 for s in ev.samples if s.status >= 500 or s.status == 0),
-                           "degraded": sum(1 for s in ev.samples if s.degraded),
-                           "audit_rows": ev.audit_rows,
-                           "fault_duration_s": round(ev.fault_end - ev.fault_start, 2)}
+    out: dict[str, Any] = {
+        "requests": len(ev.samples),
+        "errors_5xx": sum(1 for s in ev.samples if s.status >= 500 or s.status == 0),
+        "degraded": sum(1 for s in ev.samples if s.degraded),
+        "audit_rows": ev.audit_rows,
+        "fault_duration_s": round(ev.fault_end - ev.fault_start, 2),
+    }
     for phase in ("before", "during", "after"):
         lat = [s.latency_s for s in ev.phase(phase)]
         out[f"p50_{phase}_s"] = round(float(np.percentile(lat, 50)), 4) if lat else None
         out[f"p95_{phase}_s"] = round(float(np.percentile(lat, 95)), 4) if lat else None
-    for metric in ("session_save_retries_total", "audit_fallback_writes_total",
-                   "pms_cache_stale_served_total", "pms_cache_hits_total", "pms_cache_misses_total"):
+    for metric in (
+        "session_save_retries_total",
+        "audit_fallback_writes_total",
+        "pms_cache_stale_served_total",
+        "pms_cache_hits_total",
+        "pms_cache_misses_total",
+    ):
         out[metric] = ev.increase(metric)
     return out

@@ -50,8 +50,9 @@ class Ports(BaseModel):
 class StackSettings(BaseSettings):
     """Where the native stack lives and listens."""
 
-    model_config = SettingsConfigDict(env_prefix="CHAOSLAB_", env_nested_delimiter="__",
-                                      extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CHAOSLAB_", env_nested_delimiter="__", extra="ignore"
+    )
 
     host: str = "127.0.0.1"
     state_dir: Path = REPO_ROOT / ".state"

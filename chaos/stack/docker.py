@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,8 +19,11 @@ from chaos.stack.services import proxy_config
 DOCKER_DIR = REPO_ROOT / "docker"
 
 # Upstream service name of each proxy inside the compose network.
-UPSTREAM_SERVICE = {"redis": ("redis", 6379), "postgres": ("postgres", 5432),
-                    "pms": ("pms-simulator", Ports().pms)}
+UPSTREAM_SERVICE = {
+    "redis": ("redis", 6379),
+    "postgres": ("postgres", 5432),
+    "pms": ("pms-simulator", Ports().pms),
+}
 
 
 def toxiproxy_config() -> list[dict[str, Any]]:
@@ -31,8 +33,14 @@ def toxiproxy_config() -> list[dict[str, Any]]:
     for entry in native:
         port = entry["listen"].rsplit(":", 1)[1]
         host, upstream_port = UPSTREAM_SERVICE[entry["name"]]
-        out.append({"name": entry["name"], "listen": f"0.0.0.0:{port}",
-                    "upstream": f"{host}:{upstream_port}", "enabled": True})
+        out.append(
+            {
+                "name": entry["name"],
+                "listen": f"0.0.0.0:{port}",
+                "upstream": f"{host}:{upstream_port}",
+                "enabled": True,
+            }
+        )
     return out
 
 
@@ -58,19 +66,31 @@ def stack_state() -> dict[str, Any]:
         "postgres_exporter": f"http://postgres-exporter:{p.postgres_exporter}",
         "alert_sink": f"http://alert-sink:{p.alert_sink}",
     }
-    return {"urls": urls, "pids": {}, "proxies": {c["name"]: c for c in toxiproxy_config()},
-            "state_dir": "/app/docker", "started_at": 0.0, "admin_token": "",
-            "whatsapp_secret": "", "fallback_path": "/app/logs/audit_fallback.jsonl"}
+    return {
+        "urls": urls,
+        "pids": {},
+        "proxies": {c["name"]: c for c in toxiproxy_config()},
+        "state_dir": "/app/docker",
+        "started_at": 0.0,
+        "admin_token": "",
+        "whatsapp_secret": "",
+        "fallback_path": "/app/logs/audit_fallback.jsonl",
+    }
 
 
 def prometheus() -> dict[str, Any]:
     p = Ports()
-    targets = {"agent": f"agent:{p.agent}", "proxy": "toxiproxy:8474",
-               "redis": f"redis-exporter:{p.redis_exporter}",
-               "postgres": f"postgres-exporter:{p.postgres_exporter}",
-               "alertmanager": f"alertmanager:{p.alertmanager}", "prometheus": "localhost:9090"}
-    config = prometheus_config(targets, alertmanager=f"alertmanager:{p.alertmanager}",
-                               rule_files=())
+    targets = {
+        "agent": f"agent:{p.agent}",
+        "proxy": "toxiproxy:8474",
+        "redis": f"redis-exporter:{p.redis_exporter}",
+        "postgres": f"postgres-exporter:{p.postgres_exporter}",
+        "alertmanager": f"alertmanager:{p.alertmanager}",
+        "prometheus": "localhost:9090",
+    }
+    config = prometheus_config(
+        targets, alertmanager=f"alertmanager:{p.alertmanager}", rule_files=()
+    )
     config["rule_files"] = ["/etc/prometheus/rules/*.yml"]
     return config
 
@@ -82,8 +102,8 @@ def render() -> dict[str, str]:
         "toxiproxy.json": json.dumps(toxiproxy_config(), indent=2) + "\n",
         "stack.docker.json": json.dumps(stack_state(), indent=2, sort_keys=True) + "\n",
         "prometheus.yml": header + yaml.safe_dump(prometheus(), sort_keys=False),
-        "alertmanager.yml": header + yaml.safe_dump(
-            alertmanager_config("http://alert-sink:5001/"), sort_keys=False),
+        "alertmanager.yml": header
+        + yaml.safe_dump(alertmanager_config("http://alert-sink:5001/"), sort_keys=False),
     }
 
 

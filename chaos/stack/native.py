@@ -25,8 +25,18 @@ from chaos.stack.state import StackState, pid_alive
 Progress = Callable[[str], None]
 
 # Start order; down stops in reverse.
-ORDER = ("redis", "postgres", "pms", "proxy", "alert_sink", "alertmanager", "agent",
-         "redis_exporter", "postgres_exporter", "prometheus")
+ORDER = (
+    "redis",
+    "postgres",
+    "pms",
+    "proxy",
+    "alert_sink",
+    "alertmanager",
+    "agent",
+    "redis_exporter",
+    "postgres_exporter",
+    "prometheus",
+)
 
 
 def _ports(s: StackSettings) -> dict[str, int]:
@@ -43,8 +53,9 @@ def running(s: StackSettings) -> StackState | None:
 
 
 def _create_database(host: str, port: int, name: str) -> None:
-    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres",
-                         autocommit=True, connect_timeout=5) as conn:
+    with psycopg.connect(
+        host=host, port=port, user="postgres", dbname="postgres", autocommit=True, connect_timeout=5
+    ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -73,19 +84,29 @@ def up(s: StackSettings | None = None, progress: Progress = print) -> StackState
     if existing is not None:
         progress(f"stack already running (state file {s.state_file})")
         return existing
-    busy = [f"{name} ({port})" for name, port in _ports(s).items()
-            if not services.port_is_free(s.host, port)]
+    busy = [
+        f"{name} ({port})"
+        for name, port in _ports(s).items()
+        if not services.port_is_free(s.host, port)
+    ]
     if busy:
-        raise StackError(f"ports already in use: {', '.join(busy)}; stop what holds them or set "
-                         "CHAOSLAB_PORTS__<NAME>")
+        raise StackError(
+            f"ports already in use: {', '.join(busy)}; stop what holds them or set "
+            "CHAOSLAB_PORTS__<NAME>"
+        )
     root = s.state_dir
     root.mkdir(parents=True, exist_ok=True)
     for sub in ("pms", "proxy", "alertmanager", "agent", "exporters", "prometheus"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    state = StackState(urls=services.stack_urls(s), state_dir=str(root), started_at=time.time(),
-                       admin_token=s.admin_token, whatsapp_secret=s.whatsapp_secret,
-                       proxies={c["name"]: c for c in services.proxy_config(s)},
-                       fallback_path=str(root / "agent" / "audit_fallback.jsonl"))
+    state = StackState(
+        urls=services.stack_urls(s),
+        state_dir=str(root),
+        started_at=time.time(),
+        admin_token=s.admin_token,
+        whatsapp_secret=s.whatsapp_secret,
+        proxies={c["name"]: c for c in services.proxy_config(s)},
+        fallback_path=str(root / "agent" / "audit_fallback.jsonl"),
+    )
     launchers = _launchers(s, root)
     started: list[ManagedProcess] = []
     try:

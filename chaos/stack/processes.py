@@ -134,14 +134,32 @@ def redis_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedP
     binary = require_binary("redis-server", "install it with: apt-get install redis-server")
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
-        binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no",
-        "--dir", str(data_dir), "--daemonize", "no", "--protected-mode", "yes",
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        host,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(data_dir),
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
         # A bound and an eviction policy that only touches keys with a TTL (caches and
         # sessions), so memory alerts have a denominator and nothing durable is evicted.
-        "--maxmemory", "256mb", "--maxmemory-policy", "volatile-lru",
+        "--maxmemory",
+        "256mb",
+        "--maxmemory-policy",
+        "volatile-lru",
     ]
     return ManagedProcess(
-        name="redis", argv=argv, log_path=data_dir / "redis.log",
+        name="redis",
+        argv=argv,
+        log_path=data_dir / "redis.log",
         ready=lambda: redis_ping(host, port),
     )
 
@@ -188,18 +206,39 @@ def postgres_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Manag
     if not (pgdata / "PG_VERSION").exists():
         result = subprocess.run(
             [initdb, "-D", str(pgdata), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-            capture_output=True, user=user, check=False, timeout=120,
+            capture_output=True,
+            user=user,
+            check=False,
+            timeout=120,
         )
         if result.returncode != 0:
             raise StackError(f"initdb failed: {result.stderr.decode(errors='replace').strip()}")
     argv = [
-        postgres, "-D", str(pgdata), "-p", str(port), "-k", str(data_dir),
-        "-c", f"listen_addresses={host}", "-c", "fsync=off", "-c", "full_page_writes=off",
-        "-c", "synchronous_commit=off", "-c", "max_connections=100",
+        postgres,
+        "-D",
+        str(pgdata),
+        "-p",
+        str(port),
+        "-k",
+        str(data_dir),
+        "-c",
+        f"listen_addresses={host}",
+        "-c",
+        "fsync=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "max_connections=100",
     ]
     return ManagedProcess(
-        name="postgres", argv=argv, log_path=data_dir / "postgres.log",
-        ready=lambda: pg_ready(host, port), user=user, stop_signal=signal.SIGINT,
+        name="postgres",
+        argv=argv,
+        log_path=data_dir / "postgres.log",
+        ready=lambda: pg_ready(host, port),
+        user=user,
+        stop_signal=signal.SIGINT,
     )
 
 

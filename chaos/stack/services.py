@@ -70,44 +70,67 @@ def proxy(s: StackSettings, folder: Path) -> ManagedProcess:
             return False
         return all(name in listed for name in PROXIES)
 
-    argv = [sys_python(), "-m", "chaos.proxy", "-host", s.host, "-port", str(s.ports.proxy_api),
-            "-config", str(config)]
+    argv = [
+        sys_python(),
+        "-m",
+        "chaos.proxy",
+        "-host",
+        s.host,
+        "-port",
+        str(s.ports.proxy_api),
+        "-config",
+        str(config),
+    ]
     return ManagedProcess("proxy", argv, folder / "proxy.log", ready)
 
 
 def pms_simulator(s: StackSettings, folder: Path) -> ManagedProcess:
-    argv = [sys_python(), "-m", "chaos.pms_simulator", "--host", s.host,
-            "--port", str(s.ports.pms), "--api-key", s.pms_api_key]
-    return ManagedProcess("pms", argv, folder / "pms.log",
-                          lambda: http_ok(f"http://{s.host}:{s.ports.pms}/health"))
+    argv = [
+        sys_python(),
+        "-m",
+        "chaos.pms_simulator",
+        "--host",
+        s.host,
+        "--port",
+        str(s.ports.pms),
+        "--api-key",
+        s.pms_api_key,
+    ]
+    return ManagedProcess(
+        "pms", argv, folder / "pms.log", lambda: http_ok(f"http://{s.host}:{s.ports.pms}/health")
+    )
 
 
 def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
     """The agent's environment: every dependency reached through the proxy."""
     urls = stack_urls(s)
     env = dict(LAB_AGENT_ENV) if s.profile == "lab" else {}
-    env.update({
-        "AGENT_HOST": s.host,
-        "AGENT_PORT": str(s.ports.agent),
-        "AGENT_ENVIRONMENT": f"native-{s.profile}",
-        "AGENT_ADMIN_TOKEN": s.admin_token,
-        "AGENT_REDIS__URL": urls["redis_proxied"],
-        "AGENT_DATABASE__DSN": urls["postgres_proxied"],
-        "AGENT_PMS__BASE_URL": urls["pms_proxied"],
-        "AGENT_PMS__API_KEY": s.pms_api_key,
-        "AGENT_ALERTS__ALERTMANAGER_URL": urls["alertmanager"],
-        "AGENT_AUDIT__FALLBACK_PATH": str(folder / "agent" / "audit_fallback.jsonl"),
-        "AGENT_WHATSAPP__APP_SECRET": s.whatsapp_secret,
-        "AGENT_WHATSAPP__VERIFY_TOKEN": s.whatsapp_secret,
-        "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['pms']}/graph",
-    })
+    env.update(
+        {
+            "AGENT_HOST": s.host,
+            "AGENT_PORT": str(s.ports.agent),
+            "AGENT_ENVIRONMENT": f"native-{s.profile}",
+            "AGENT_ADMIN_TOKEN": s.admin_token,
+            "AGENT_REDIS__URL": urls["redis_proxied"],
+            "AGENT_DATABASE__DSN": urls["postgres_proxied"],
+            "AGENT_PMS__BASE_URL": urls["pms_proxied"],
+            "AGENT_PMS__API_KEY": s.pms_api_key,
+            "AGENT_ALERTS__ALERTMANAGER_URL": urls["alertmanager"],
+            "AGENT_AUDIT__FALLBACK_PATH": str(folder / "agent" / "audit_fallback.jsonl"),
+            "AGENT_WHATSAPP__APP_SECRET": s.whatsapp_secret,
+            "AGENT_WHATSAPP__VERIFY_TOKEN": s.whatsapp_secret,
+            "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['pms']}/graph",
+        }
+    )
     env.update(s.agent_env)
     return env
 
 
 def agent(s: StackSettings, folder: Path) -> ManagedProcess:
     return ManagedProcess(
-        "agent", [sys_python(), "-m", "agent"], folder / "agent.log",
+        "agent",
+        [sys_python(), "-m", "agent"],
+        folder / "agent.log",
         lambda: http_ok(f"http://{s.host}:{s.ports.agent}/health/live"),
         env=agent_env(s, folder),
     )
@@ -120,62 +143,114 @@ def prometheus(s: StackSettings, folder: Path) -> ManagedProcess:
     binary = require_binary("prometheus", "install it with: apt-get install prometheus")
     h, p = s.host, s.ports
     targets = {
-        "agent": f"{h}:{p.agent}", "proxy": f"{h}:{p.proxy_api}", "redis": f"{h}:{p.redis_exporter}",
-        "postgres": f"{h}:{p.postgres_exporter}", "alertmanager": f"{h}:{p.alertmanager}",
+        "agent": f"{h}:{p.agent}",
+        "proxy": f"{h}:{p.proxy_api}",
+        "redis": f"{h}:{p.redis_exporter}",
+        "postgres": f"{h}:{p.postgres_exporter}",
+        "alertmanager": f"{h}:{p.alertmanager}",
         "prometheus": f"{h}:{p.prometheus}",
     }
     runbooks = (s.dashboards_dir.parent / "docs" / "runbooks").resolve().as_uri() + "/"
-    config = write_prometheus_config(folder, targets, runbook_base_url=runbooks,
-                                     alertmanager=f"{h}:{p.alertmanager}",
-                                     scrape_interval="2s", evaluation_interval="2s")
-    argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'tsdb'}",
-            f"--web.listen-address={h}:{p.prometheus}", "--web.enable-lifecycle",
-            "--storage.tsdb.retention.time=1d"]
-    return ManagedProcess("prometheus", argv, folder / "prometheus.log",
-                          lambda: http_ok(f"http://{h}:{p.prometheus}/-/ready"))
+    config = write_prometheus_config(
+        folder,
+        targets,
+        runbook_base_url=runbooks,
+        alertmanager=f"{h}:{p.alertmanager}",
+        scrape_interval="2s",
+        evaluation_interval="2s",
+    )
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={folder / 'tsdb'}",
+        f"--web.listen-address={h}:{p.prometheus}",
+        "--web.enable-lifecycle",
+        "--storage.tsdb.retention.time=1d",
+    ]
+    return ManagedProcess(
+        "prometheus",
+        argv,
+        folder / "prometheus.log",
+        lambda: http_ok(f"http://{h}:{p.prometheus}/-/ready"),
+    )
 
 
 def alert_sink(s: StackSettings, folder: Path) -> ManagedProcess:
     """The local webhook receiver Alertmanager notifies (one JSON line per notification)."""
-    argv = [sys_python(), "-m", "chaos.dashboards.alert_sink",
-            "--listen", f"{s.host}:{s.ports.alert_sink}", "--out", str(folder / "notifications.jsonl")]
-    return ManagedProcess("alert_sink", argv, folder / "alert_sink.log",
-                          lambda: tcp_open(s.host, s.ports.alert_sink))
+    argv = [
+        sys_python(),
+        "-m",
+        "chaos.dashboards.alert_sink",
+        "--listen",
+        f"{s.host}:{s.ports.alert_sink}",
+        "--out",
+        str(folder / "notifications.jsonl"),
+    ]
+    return ManagedProcess(
+        "alert_sink", argv, folder / "alert_sink.log", lambda: tcp_open(s.host, s.ports.alert_sink)
+    )
 
 
 def alertmanager(s: StackSettings, folder: Path) -> ManagedProcess:
     from chaos.dashboards.assets import alertmanager_config
 
-    binary = require_binary("prometheus-alertmanager",
-                            "install it with: apt-get install prometheus-alertmanager")
+    binary = require_binary(
+        "prometheus-alertmanager", "install it with: apt-get install prometheus-alertmanager"
+    )
     config = folder / "alertmanager.yml"
     sink = f"http://{s.host}:{s.ports.alert_sink}/"
-    config.write_text(yaml.safe_dump(
-        alertmanager_config(sink, group_wait="1s", group_interval="5s"), sort_keys=False))
-    argv = [binary, f"--config.file={config}", f"--storage.path={folder / 'data'}",
-            f"--web.listen-address={s.host}:{s.ports.alertmanager}", "--cluster.listen-address="]
-    return ManagedProcess("alertmanager", argv, folder / "alertmanager.log",
-                          lambda: http_ok(f"http://{s.host}:{s.ports.alertmanager}/-/ready"))
+    config.write_text(
+        yaml.safe_dump(
+            alertmanager_config(sink, group_wait="1s", group_interval="5s"), sort_keys=False
+        )
+    )
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={folder / 'data'}",
+        f"--web.listen-address={s.host}:{s.ports.alertmanager}",
+        "--cluster.listen-address=",
+    ]
+    return ManagedProcess(
+        "alertmanager",
+        argv,
+        folder / "alertmanager.log",
+        lambda: http_ok(f"http://{s.host}:{s.ports.alertmanager}/-/ready"),
+    )
 
 
 def redis_exporter(s: StackSettings, folder: Path) -> ManagedProcess:
-    binary = require_binary("prometheus-redis-exporter",
-                            "install it with: apt-get install prometheus-redis-exporter")
-    argv = [binary, "-redis.addr", f"redis://{s.host}:{s.ports.redis}",
-            "-web.listen-address", f"{s.host}:{s.ports.redis_exporter}"]
+    binary = require_binary(
+        "prometheus-redis-exporter", "install it with: apt-get install prometheus-redis-exporter"
+    )
+    argv = [
+        binary,
+        "-redis.addr",
+        f"redis://{s.host}:{s.ports.redis}",
+        "-web.listen-address",
+        f"{s.host}:{s.ports.redis_exporter}",
+    ]
     url = f"http://{s.host}:{s.ports.redis_exporter}/metrics"
-    return ManagedProcess("redis_exporter", argv, folder / "redis_exporter.log",
-                          lambda: http_ok(url, "redis_up 1"))
+    return ManagedProcess(
+        "redis_exporter", argv, folder / "redis_exporter.log", lambda: http_ok(url, "redis_up 1")
+    )
 
 
 def postgres_exporter(s: StackSettings, folder: Path) -> ManagedProcess:
-    binary = require_binary("prometheus-postgres-exporter",
-                            "install it with: apt-get install prometheus-postgres-exporter")
+    binary = require_binary(
+        "prometheus-postgres-exporter",
+        "install it with: apt-get install prometheus-postgres-exporter",
+    )
     dsn = f"postgresql://postgres@{s.host}:{s.ports.postgres}/postgres?sslmode=disable"
     argv = [binary, f"--web.listen-address={s.host}:{s.ports.postgres_exporter}"]
     url = f"http://{s.host}:{s.ports.postgres_exporter}/metrics"
-    return ManagedProcess("postgres_exporter", argv, folder / "postgres_exporter.log",
-                          lambda: http_ok(url, "pg_up 1"), env={"DATA_SOURCE_NAME": dsn})
+    return ManagedProcess(
+        "postgres_exporter",
+        argv,
+        folder / "postgres_exporter.log",
+        lambda: http_ok(url, "pg_up 1"),
+        env={"DATA_SOURCE_NAME": dsn},
+    )
 
 
 def port_is_free(host: str, port: int) -> bool:

@@ -53,7 +53,9 @@ class StackState:
         try:
             return cls.from_dict(json.loads(path.read_text()))
         except FileNotFoundError as exc:
-            raise StackError(f"no running stack: {path} does not exist (run `chaoslab up`)") from exc
+            raise StackError(
+                f"no running stack: {path} does not exist (run `chaoslab up`)"
+            ) from exc
         except (json.JSONDecodeError, TypeError) as exc:
             raise StackError(f"unreadable stack state {path}: {exc}") from exc
 
@@ -72,5 +74,7 @@ def discover(state_file: Path | None = None) -> StackState:
     """The running stack, from ``$CHAOSLAB_STATE_FILE`` or the default state folder."""
     from chaos.stack.config import StackSettings
 
-    path = state_file or Path(os.environ.get("CHAOSLAB_STATE_FILE", "") or StackSettings().state_file)
+    path = state_file or Path(
+        os.environ.get("CHAOSLAB_STATE_FILE", "") or StackSettings().state_file
+    )
     return StackState.load(path)

@@ -77,7 +77,9 @@ class FlakyRedis:
         return getattr(self.inner, name)
 
 
-async def test_save_retries_transient_errors_and_counts_them(redis: fakeredis.FakeAsyncRedis) -> None:
+async def test_save_retries_transient_errors_and_counts_them(
+    redis: fakeredis.FakeAsyncRedis,
+) -> None:
     metrics, sleep = AgentMetrics(), NoSleep()
     store = SessionStore(FlakyRedis(redis, failures=2), SessionSettings(), metrics, sleep=sleep)  # type: ignore[arg-type]
     await store.save(Session(guest_id="g2", channel="api"))

@@ -51,8 +51,14 @@ class AlertRecorder:
 
 
 class Harness:
-    def __init__(self, orchestrator: Orchestrator, audit: AuditRecorder, alerts: AlertRecorder,
-                 sim: httpx.AsyncClient, metrics: AgentMetrics) -> None:
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        audit: AuditRecorder,
+        alerts: AlertRecorder,
+        sim: httpx.AsyncClient,
+        metrics: AgentMetrics,
+    ) -> None:
         self.orchestrator, self.audit, self.alerts, self.sim = orchestrator, audit, alerts, sim
         self.metrics = metrics
 
@@ -60,13 +66,25 @@ class Harness:
         return await self.orchestrator.handle(InboundMessage(guest, "api", text, **kw))
 
     async def rooms_left(self, room_type: str, check_in: str, check_out: str) -> int:
-        r = await self.sim.get("/api/v1/availability", headers={"X-API-Key": KEY}, params={
-            "check_in": check_in, "check_out": check_out, "guests": 2, "room_type": room_type})
+        r = await self.sim.get(
+            "/api/v1/availability",
+            headers={"X-API-Key": KEY},
+            params={
+                "check_in": check_in,
+                "check_out": check_out,
+                "guests": 2,
+                "room_type": room_type,
+            },
+        )
         return int(next(o for o in r.json()["offers"] if o["room_type"] == room_type)["available"])
 
 
-def build(now: datetime, *, pms_transport: httpx.AsyncBaseTransport | None = None,
-          audit: AuditRecorder | None = None) -> tuple[Harness, PMSClient]:
+def build(
+    now: datetime,
+    *,
+    pms_transport: httpx.AsyncBaseTransport | None = None,
+    audit: AuditRecorder | None = None,
+) -> tuple[Harness, PMSClient]:
     settings = AgentSettings(pms=PMSSettings(base_url="http://pms", api_key=SecretStr(KEY)))
     metrics = AgentMetrics()
     redis = fakeredis.FakeAsyncRedis()
@@ -74,9 +92,15 @@ def build(now: datetime, *, pms_transport: httpx.AsyncBaseTransport | None = Non
     transport = pms_transport or httpx.ASGITransport(app=app)
     pms = PMSClient(settings.pms, metrics, redis, transport=transport, sleep=RecordingSleep())
     recorder, alerts = audit or AuditRecorder(), AlertRecorder()
-    orch = Orchestrator(settings, metrics, pms=pms,
-                        sessions=SessionStore(redis, settings.sessions, metrics, sleep=RecordingSleep()),
-                        audit=recorder, alerts=alerts, now=lambda: now)
+    orch = Orchestrator(
+        settings,
+        metrics,
+        pms=pms,
+        sessions=SessionStore(redis, settings.sessions, metrics, sleep=RecordingSleep()),
+        audit=recorder,
+        alerts=alerts,
+        now=lambda: now,
+    )
     sim = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pms")
     return Harness(orch, recorder, alerts, sim, metrics), pms
 
@@ -115,9 +139,18 @@ async def test_declining_the_booking_books_nothing(h: Harness) -> None:
 
 
 async def test_english_late_checkout_two_step_with_fee_half_the_nightly_rate(h: Harness) -> None:
-    booked = await h.sim.post("/api/v1/bookings", headers={"X-API-Key": KEY}, json={
-        "room_type": "standard", "check_in": "2026-03-05", "check_out": "2026-03-07",
-        "guests": 2, "guest_name": "Ann", "guest_id": "g1"})
+    booked = await h.sim.post(
+        "/api/v1/bookings",
+        headers={"X-API-Key": KEY},
+        json={
+            "room_type": "standard",
+            "check_in": "2026-03-05",
+            "check_out": "2026-03-07",
+            "guests": 2,
+            "guest_name": "Ann",
+            "guest_id": "g1",
+        },
+    )
     booking = booked.json()
     r1 = await h.say("Hi, I'd like a late checkout please")
     assert r1.intent == "late_checkout" and "booking number" in r1.text
@@ -170,8 +203,12 @@ async def test_pms_down_gives_a_degraded_answer_not_an_error() -> None:
     try:
         r = await harness.say("¿Tienen disponibilidad del 12 al 15 de marzo?")
         assert r.degraded and "sistema de reservas" in r.text
-        assert harness.metrics.registry.get_sample_value(
-            "orchestrator_messages_total", {"intent": "availability", "status": "degraded"}) == 1
+        assert (
+            harness.metrics.registry.get_sample_value(
+                "orchestrator_messages_total", {"intent": "availability", "status": "degraded"}
+            )
+            == 1
+        )
     finally:
         await pms.aclose()
 

@@ -40,7 +40,9 @@ def transitions(metrics: AgentMetrics, name: str) -> dict[tuple[str, str], float
 
 async def test_async_failures_open_the_breaker_and_it_recovers_through_half_open() -> None:
     metrics, clock = AgentMetrics(), FakeClock()
-    breaker = make_breaker("pms", BreakerSettings(fail_max=5, reset_timeout_s=30), metrics, clock=clock)
+    breaker = make_breaker(
+        "pms", BreakerSettings(fail_max=5, reset_timeout_s=30), metrics, clock=clock
+    )
     calls = 0
 
     async def counted_failure() -> None:
@@ -68,14 +70,18 @@ async def test_async_failures_open_the_breaker_and_it_recovers_through_half_open
     assert await guarded(breaker, succeeding) == "ok"
     assert breaker.current_state == "closed"
     assert transitions(metrics, "pms") == {
-        ("closed", "open"): 1, ("open", "half-open"): 1, ("half-open", "closed"): 1,
+        ("closed", "open"): 1,
+        ("open", "half-open"): 1,
+        ("half-open", "closed"): 1,
     }
     assert metrics.registry.get_sample_value("circuit_breaker_state", {"breaker": "pms"}) == 0
 
 
 async def test_failed_half_open_trial_reopens_for_another_full_timeout() -> None:
     metrics, clock = AgentMetrics(), FakeClock()
-    breaker = make_breaker("audit", BreakerSettings(fail_max=1, reset_timeout_s=10), metrics, clock=clock)
+    breaker = make_breaker(
+        "audit", BreakerSettings(fail_max=1, reset_timeout_s=10), metrics, clock=clock
+    )
     with pytest.raises(ConnectionError):
         await guarded(breaker, failing)
     clock.now += 10.5
@@ -102,8 +108,9 @@ async def test_a_success_resets_the_consecutive_failure_count() -> None:
 
 
 async def test_excluded_errors_do_not_count() -> None:
-    breaker = make_breaker("pms", BreakerSettings(fail_max=1), AgentMetrics(),
-                           clock=FakeClock(), exclude=[ValueError])
+    breaker = make_breaker(
+        "pms", BreakerSettings(fail_max=1), AgentMetrics(), clock=FakeClock(), exclude=[ValueError]
+    )
 
     async def rejected() -> None:
         raise ValueError("a 4xx is the caller's fault")

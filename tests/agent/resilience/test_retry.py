@@ -18,8 +18,13 @@ class Recorder:
 
 
 def policy(metrics: AgentMetrics, sleep: Recorder, **kw: object) -> RetryPolicy:
-    return RetryPolicy("op", RetrySettings(**kw), metrics,  # type: ignore[arg-type]
-                       retry_on=lambda e: isinstance(e, ConnectionError), sleep=sleep)
+    return RetryPolicy(
+        "op",
+        RetrySettings(**kw),
+        metrics,  # type: ignore[arg-type]
+        retry_on=lambda e: isinstance(e, ConnectionError),
+        sleep=sleep,
+    )
 
 
 async def test_persistent_failure_is_retried_three_times_with_1_2_4_s() -> None:
@@ -35,8 +40,12 @@ async def test_persistent_failure_is_retried_three_times_with_1_2_4_s() -> None:
         await policy(metrics, sleep).call(down)
     assert calls == 4
     assert sleep.slept == [1.0, 2.0, 4.0]
-    assert metrics.registry.get_sample_value(
-        "retry_attempts_total", {"operation": "op", "outcome": "failure"}) == 3
+    assert (
+        metrics.registry.get_sample_value(
+            "retry_attempts_total", {"operation": "op", "outcome": "failure"}
+        )
+        == 3
+    )
 
 
 async def test_non_retryable_error_is_raised_at_once() -> None:
@@ -48,8 +57,12 @@ async def test_non_retryable_error_is_raised_at_once() -> None:
     with pytest.raises(ValueError, match="400"):
         await policy(metrics, sleep).call(bad_request)
     assert sleep.slept == []
-    assert metrics.registry.get_sample_value(
-        "retry_attempts_total", {"operation": "op", "outcome": "failure"}) is None
+    assert (
+        metrics.registry.get_sample_value(
+            "retry_attempts_total", {"operation": "op", "outcome": "failure"}
+        )
+        is None
+    )
 
 
 async def test_recovery_on_a_retry_is_counted_as_success() -> None:
@@ -64,8 +77,12 @@ async def test_recovery_on_a_retry_is_counted_as_success() -> None:
 
     assert await policy(metrics, sleep).call(flaky) == "ok"
     assert sleep.slept == [1.0]
-    assert metrics.registry.get_sample_value(
-        "retry_attempts_total", {"operation": "op", "outcome": "success"}) == 1
+    assert (
+        metrics.registry.get_sample_value(
+            "retry_attempts_total", {"operation": "op", "outcome": "success"}
+        )
+        == 1
+    )
 
 
 def test_delays_follow_the_settings_and_cap() -> None:

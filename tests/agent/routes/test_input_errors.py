@@ -35,32 +35,43 @@ def assert_reason(response, status: int, error: str) -> None:  # type: ignore[no
     assert body["error"] == error and body["detail"]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"text": "hola"}, "guest_id"),
-    ({"guest_id": "g", "text": ""}, "text"),
-    ({"guest_id": "g", "text": "   "}, "text"),
-    ({"guest_id": "g", "text": "x" * 4097}, "text"),
-    ({"guest_id": "has space", "text": "hola"}, "guest_id"),
-    ({"guest_id": "g", "text": "hola", "language": "pt"}, "language"),
-    ({"guest_id": "g", "text": "hola", "channel": "pigeon"}, "channel"),
-    ({"guest_id": "g", "text": "hola", "surprise": 1}, "surprise"),
-    ({"guest_id": "g", "text": 42}, "text"),
-])
-def test_invalid_message_fields_get_422_naming_the_field(client: TestClient, body: dict, field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": "hola"}, "guest_id"),
+        ({"guest_id": "g", "text": ""}, "text"),
+        ({"guest_id": "g", "text": "   "}, "text"),
+        ({"guest_id": "g", "text": "x" * 4097}, "text"),
+        ({"guest_id": "has space", "text": "hola"}, "guest_id"),
+        ({"guest_id": "g", "text": "hola", "language": "pt"}, "language"),
+        ({"guest_id": "g", "text": "hola", "channel": "pigeon"}, "channel"),
+        ({"guest_id": "g", "text": "hola", "surprise": 1}, "surprise"),
+        ({"guest_id": "g", "text": 42}, "text"),
+    ],
+)
+def test_invalid_message_fields_get_422_naming_the_field(
+    client: TestClient, body: dict, field: str
+) -> None:
     r = client.post("/api/v1/messages", json=body)
     assert_reason(r, 422, "invalid_request")
     assert any(field in d["loc"] for d in r.json()["detail"])
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:
-    r = client.post("/api/v1/messages", content=b'{"guest_id": "g", "text": ',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/v1/messages",
+        content=b'{"guest_id": "g", "text": ',
+        headers={"content-type": "application/json"},
+    )
     assert_reason(r, 400, "malformed_json")
 
 
 def test_non_json_is_415(client: TestClient) -> None:
-    r = client.post("/api/v1/messages", content=b"guest_id=g&text=hola",
-                    headers={"content-type": "application/x-www-form-urlencoded"})
+    r = client.post(
+        "/api/v1/messages",
+        content=b"guest_id=g&text=hola",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert_reason(r, 415, "unsupported_media_type")
 
 
@@ -73,7 +84,9 @@ def test_oversized_body_is_413_declared_or_streamed(client: TestClient) -> None:
         for _ in range(70):
             yield b"x" * 1024
 
-    r = client.post("/api/v1/messages", content=chunks(), headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/v1/messages", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert_reason(r, 413, "payload_too_large")
 
 
@@ -82,8 +95,12 @@ def test_unknown_route_and_method_are_json(client: TestClient) -> None:
     assert_reason(client.get("/api/v1/messages"), 405, "method_not_allowed")
 
 
-def whatsapp_post(client: TestClient, payload: bytes, signature: str | None,
-                  content_type: str = "application/json"):  # type: ignore[no-untyped-def]
+def whatsapp_post(
+    client: TestClient,
+    payload: bytes,
+    signature: str | None,
+    content_type: str = "application/json",
+):  # type: ignore[no-untyped-def]
     headers = {"content-type": content_type}
     if signature is not None:
         headers["x-hub-signature-256"] = signature
@@ -101,11 +118,16 @@ def test_webhook_signature_is_required_and_checked(client: TestClient) -> None:
 
 def test_webhook_bad_payloads(client: TestClient) -> None:
     bad_shape = json.dumps({"object": "page", "entry": []}).encode()
-    assert_reason(whatsapp_post(client, bad_shape, sign(SECRET, bad_shape)), 400, "malformed_payload")
+    assert_reason(
+        whatsapp_post(client, bad_shape, sign(SECRET, bad_shape)), 400, "malformed_payload"
+    )
     torn = b'{"object": "whatsapp_business_account", "entry": ['
     assert_reason(whatsapp_post(client, torn, sign(SECRET, torn)), 400, "malformed_json")
-    assert_reason(whatsapp_post(client, b"hi", sign(SECRET, b"hi"), "text/plain"), 415,
-                  "unsupported_media_type")
+    assert_reason(
+        whatsapp_post(client, b"hi", sign(SECRET, b"hi"), "text/plain"),
+        415,
+        "unsupported_media_type",
+    )
     huge = b'{"object": "whatsapp_business_account", "pad": "' + b"x" * (257 * 1024) + b'"}'
     assert_reason(whatsapp_post(client, huge, sign(SECRET, huge)), 413, "payload_too_large")
 

@@ -36,9 +36,11 @@ def breakerless_stack() -> Iterator[StackState]:
 
 
 def test_postgres_outage_fails_when_the_audit_breaker_never_opens(
-        breakerless_stack: StackState) -> None:
-    journal = run_experiment(catalogue()["postgres-outage"], breakerless_stack,
-                             progress=lambda _: None)
+    breakerless_stack: StackState,
+) -> None:
+    journal = run_experiment(
+        catalogue()["postgres-outage"], breakerless_stack, progress=lambda _: None
+    )
     assert journal["status"] == "failed"
     verdicts = {e["kind"]: e for e in journal["expectations"]}
     breaker = verdicts["breaker_transitions"]

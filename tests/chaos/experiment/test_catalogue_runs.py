@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
 @pytest.mark.parametrize("name", sorted(catalogue()))
 def test_catalogue_experiment_passes(stack: StackState, name: str) -> None:
     journal = run_experiment(catalogue()[name], stack, progress=lambda _: None)
-    failed = [f"{e['expectation']}: {e['detail']}" for e in journal["expectations"] if not e["passed"]]
+    failed = [
+        f"{e['expectation']}: {e['detail']}" for e in journal["expectations"] if not e["passed"]
+    ]
     assert journal["status"] == "passed", f"{journal.get('error')} {failed}"
     assert journal["figures"]["requests"] > 0
     assert all(r["ok"] for r in journal["rollbacks"])

@@ -20,8 +20,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
 @pytest.mark.parametrize("name", ["redis-latency", "combined-outage"])
 def test_sigint_mid_fault_rolls_back(stack: StackState, name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", name, "--out", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaos.cli", "run", name, "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     assert proc.stdout is not None
     injected = False
     deadline = time.monotonic() + 60

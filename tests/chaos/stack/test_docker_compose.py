@@ -18,9 +18,16 @@ from chaos.stack.config import REPO_ROOT, Ports, StackSettings
 from chaos.stack.services import proxy_config, stack_urls
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-SECRETS = ("POSTGRES_PASSWORD", "PMS_API_KEY", "AGENT_ADMIN_TOKEN", "WHATSAPP_APP_SECRET",
-           "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN", "GRAFANA_ADMIN_PASSWORD",
-           "JUPYTER_TOKEN")
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "PMS_API_KEY",
+    "AGENT_ADMIN_TOKEN",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_ACCESS_TOKEN",
+    "GRAFANA_ADMIN_PASSWORD",
+    "JUPYTER_TOKEN",
+)
 
 
 def compose_binary() -> Path:
@@ -32,8 +39,14 @@ def compose_binary() -> Path:
 
 
 def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(compose_binary()), "-f", str(COMPOSE_FILE), *args],
-                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    return subprocess.run(
+        [str(compose_binary()), "-f", str(COMPOSE_FILE), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +58,7 @@ def resolved() -> dict[str, Any]:
 
 
 def test_compose_file_is_valid(resolved: dict[str, Any]) -> None:
-    env = {**os.environ, **{name: "x" for name in SECRETS}}
+    env = {**os.environ, **dict.fromkeys(SECRETS, "x")}
     assert compose("config", "-q", env=env).returncode == 0
 
 
@@ -65,9 +78,22 @@ def test_no_secret_values_in_the_file() -> None:
 
 
 def test_every_service_has_a_healthcheck_and_loopback_ports(resolved: dict[str, Any]) -> None:
-    expected = {"redis", "postgres", "pms-simulator", "toxiproxy", "agent", "alert-sink",
-                "alertmanager", "prometheus", "redis-exporter", "postgres-exporter", "grafana",
-                "jupyterlab", "locust-master", "locust-worker"}
+    expected = {
+        "redis",
+        "postgres",
+        "pms-simulator",
+        "toxiproxy",
+        "agent",
+        "alert-sink",
+        "alertmanager",
+        "prometheus",
+        "redis-exporter",
+        "postgres-exporter",
+        "grafana",
+        "jupyterlab",
+        "locust-master",
+        "locust-worker",
+    }
     services = resolved["services"]
     assert set(services) == expected
     for name, service in services.items():
@@ -79,14 +105,26 @@ def test_every_service_has_a_healthcheck_and_loopback_ports(resolved: dict[str, 
 
 def test_ports_and_proxies_match_the_native_stack(resolved: dict[str, Any]) -> None:
     p = Ports()
-    published = {(name, int(port["published"])) for name, svc in resolved["services"].items()
-                 for port in svc.get("ports", [])}
-    for service, port in [("agent", p.agent), ("pms-simulator", p.pms), ("toxiproxy", p.proxy_api),
-                          ("toxiproxy", p.proxy_redis), ("toxiproxy", p.proxy_postgres),
-                          ("toxiproxy", p.proxy_pms), ("prometheus", p.prometheus),
-                          ("alertmanager", p.alertmanager), ("redis", p.redis),
-                          ("postgres", p.postgres), ("redis-exporter", p.redis_exporter),
-                          ("postgres-exporter", p.postgres_exporter), ("alert-sink", p.alert_sink)]:
+    published = {
+        (name, int(port["published"]))
+        for name, svc in resolved["services"].items()
+        for port in svc.get("ports", [])
+    }
+    for service, port in [
+        ("agent", p.agent),
+        ("pms-simulator", p.pms),
+        ("toxiproxy", p.proxy_api),
+        ("toxiproxy", p.proxy_redis),
+        ("toxiproxy", p.proxy_postgres),
+        ("toxiproxy", p.proxy_pms),
+        ("prometheus", p.prometheus),
+        ("alertmanager", p.alertmanager),
+        ("redis", p.redis),
+        ("postgres", p.postgres),
+        ("redis-exporter", p.redis_exporter),
+        ("postgres-exporter", p.postgres_exporter),
+        ("alert-sink", p.alert_sink),
+    ]:
         assert (service, port) in published, f"{service} does not publish {port}"
     native = {c["name"]: c["listen"].rsplit(":", 1)[1] for c in proxy_config(StackSettings())}
     shipped = json.loads((REPO_ROOT / "docker" / "toxiproxy.json").read_text())
@@ -110,6 +148,11 @@ def test_generated_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     config["rule_files"] = [str(REPO_ROOT / "dashboards" / "prometheus" / "rules" / "*.yml")]
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
-    result = subprocess.run(["promtool", "check", "config", str(path)], capture_output=True,
-                            text=True, timeout=30, check=False)
+    result = subprocess.run(
+        ["promtool", "check", "config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

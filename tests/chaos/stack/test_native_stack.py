@@ -20,9 +20,17 @@ from chaos.stack.state import pid_alive
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def chaoslab(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "chaos.cli", *args], env=env, text=True,
-                          capture_output=True, timeout=timeout, check=False)
+def chaoslab(
+    *args: str, env: dict[str, str], timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chaos.cli", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -46,12 +54,24 @@ def test_up_status_down_round_trip(stack_env: dict[str, str]) -> None:
         doc = json.loads(status.stdout)
         assert all(doc["healthy"].values()), doc["healthy"]
         urls, pids = doc["urls"], doc["pids"]
-        assert set(pids) == {"redis", "postgres", "pms", "proxy", "alert_sink", "alertmanager",
-                             "agent", "redis_exporter", "postgres_exporter", "prometheus"}
+        assert set(pids) == {
+            "redis",
+            "postgres",
+            "pms",
+            "proxy",
+            "alert_sink",
+            "alertmanager",
+            "agent",
+            "redis_exporter",
+            "postgres_exporter",
+            "prometheus",
+        }
 
-        reply = httpx.post(f"{urls['agent']}/api/v1/messages",
-                           json={"guest_id": "stack-check", "text": "¿Dónde están ubicados?"},
-                           timeout=10)
+        reply = httpx.post(
+            f"{urls['agent']}/api/v1/messages",
+            json={"guest_id": "stack-check", "text": "¿Dónde están ubicados?"},
+            timeout=10,
+        )
         assert reply.status_code == 200 and reply.json()["intent"] == "location"
         assert reply.json()["degraded"] is False
 
@@ -65,8 +85,10 @@ def test_up_status_down_round_trip(stack_env: dict[str, str]) -> None:
         agent_up = False
         while time.monotonic() < deadline and not agent_up:
             targets = httpx.get(f"{urls['prometheus']}/api/v1/targets", timeout=5).json()
-            agent_up = any(t["labels"]["job"] == "agent" and t["health"] == "up"
-                           for t in targets["data"]["activeTargets"])
+            agent_up = any(
+                t["labels"]["job"] == "agent" and t["health"] == "up"
+                for t in targets["data"]["activeTargets"]
+            )
             time.sleep(0.5)
         assert agent_up, "Prometheus never scraped the agent successfully"
     finally:

@@ -41,9 +41,14 @@ def test_failing_process_reports_its_log_tail(tmp_path: Path) -> None:
 
 def test_stop_ends_exactly_the_started_process(tmp_path: Path) -> None:
     port = free_port()
-    server = f"import socket,time;s=socket.socket();s.bind(('127.0.0.1',{port}));s.listen();time.sleep(60)"
+    server = (
+        "import socket, time; s = socket.socket(); "
+        f"s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(60)"
+    )
     proc = ManagedProcess(
-        name="sleeper", argv=[sys.executable, "-c", server], log_path=tmp_path / "s.log",
+        name="sleeper",
+        argv=[sys.executable, "-c", server],
+        log_path=tmp_path / "s.log",
         ready=lambda: tcp_open("127.0.0.1", port),
     )
     proc.start(timeout=10)
