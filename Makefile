@@ -33,8 +33,17 @@ format: setup  ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-demo: setup  ## Bring the stack up natively and run a real conversation through it
+demo: setup  ## Bring the stack up, talk to the agent, run the catalogue, write reports/index.html
 	$(BIN)/python -m chaos.demo
+
+up: setup  ## Start the native stack (state in .state/)
+	$(BIN)/chaoslab up
+
+down:  ## Stop every process `make up` started
+	$(BIN)/chaoslab down
+
+status:  ## Health and URLs of the running stack
+	$(BIN)/chaoslab status
 
 clean:  ## Remove the virtualenv, state and reports
 	rm -rf $(VENV) .state reports logs
