@@ -7,7 +7,9 @@ records every pid and URL in the state file. ``down`` stops exactly those pids.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import tempfile
 import signal
 import time
 from collections.abc import Callable
@@ -61,11 +63,21 @@ def _create_database(host: str, port: int, name: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def postgres_dir(root: Path) -> Path:
+    """Where the cluster lives: in the state folder, unless the postgres user (needed when
+    running as root) cannot reach it, as under a 0700 home folder; then under /tmp."""
+    existing = [p for p in root.resolve().parents if p.exists()]
+    if os.geteuid() != 0 or all(p.stat().st_mode & 0o001 for p in existing):
+        return root / "postgres"
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"hotel-chaos-lab-{digest}" / "postgres"
+
+
 def _launchers(s: StackSettings, root: Path) -> dict[str, Callable[[], ManagedProcess]]:
     h, p = s.host, s.ports
     return {
         "redis": lambda: redis_server(root / "redis", p.redis, h),
-        "postgres": lambda: postgres_server(root / "postgres", p.postgres, h),
+        "postgres": lambda: postgres_server(postgres_dir(root), p.postgres, h),
         "pms": lambda: services.pms_simulator(s, root / "pms"),
         "proxy": lambda: services.proxy(s, root / "proxy"),
         "alert_sink": lambda: services.alert_sink(s, root / "alertmanager"),
