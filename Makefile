@@ -45,5 +45,17 @@ down:  ## Stop every process `make up` started
 status:  ## Health and URLs of the running stack
 	$(BIN)/chaoslab status
 
+SCENARIO ?= steady
+
+load: setup  ## Locust scenario headless on the native stack (SCENARIO=steady|step|spike|soak|scheduled_faults)
+	$(BIN)/chaoslab up
+	$(BIN)/locust --config loadtests/locust.conf -f loadtests/$(SCENARIO).py \
+		--csv reports/load/$(SCENARIO) --json-file reports/load/$(SCENARIO) \
+		--html reports/load/$(SCENARIO).html
+
+bench: setup  ## Benchmark agent and proxy on the native stack; figures in reports/bench.json
+	$(BIN)/chaoslab up
+	$(BIN)/python -m bench
+
 clean:  ## Remove the virtualenv, state and reports
 	rm -rf $(VENV) .state reports logs

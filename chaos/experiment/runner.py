@@ -8,7 +8,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -22,6 +22,9 @@ from chaos.observe import MetricsSampler
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.traffic import BackgroundLoad
+
+if TYPE_CHECKING:
+    from chaos.load.runner import LocustLoad
 
 Progress = Callable[[str], None]
 JOURNAL_VERSION = 1
@@ -158,7 +161,7 @@ def run_experiment(
     }
     client = ToxiproxyClient(state.url("proxy_api"))
     sampler = MetricsSampler(agent_url, interval_s=sample_interval_s)
-    load: BackgroundLoad | None = None
+    load: BackgroundLoad | LocustLoad | None = None
     during: list[ProbeResult] = []
     fault_start = fault_end = time.time()
     try:
@@ -174,7 +177,12 @@ def run_experiment(
             )
             return journal
         sampler.start()
-        if exp.load is not None:
+        if exp.load is not None and exp.load.locust:
+            from chaos.load.runner import LocustLoad
+
+            progress(f"  background load: Locust scenario {exp.load.locust}")
+            load = LocustLoad(agent_url, exp.load.locust, guest_prefix=guest_prefix).start()
+        elif exp.load is not None:
             load = BackgroundLoad(
                 agent_url,
                 rate_per_s=exp.load.rate_per_s,
