@@ -119,15 +119,11 @@ class Flows:
             return await self._availability(session, analysis, ent.check_in, ent.check_out)
         if kind == "room_type" and ent.room_type:
             session.pending = None
-            search = session.context.get("last_search") or {}
-            return await self._quote_booking(
-                session,
-                lang,
-                ent.room_type,
-                date.fromisoformat(search["check_in"]),
-                date.fromisoformat(search["check_out"]),
-                int(search["guests"]),
-            )
+            search = session.context.get("last_search")
+            if not search:
+                session.pending = {"kind": "dates", "then": "reservation"}
+                return Turn(render("ask_dates", lang), intent="reservation")
+            return await self._quote_booking(session, lang, ent.room_type, search)
         if kind == "booking_id" and ent.booking_id:
             session.pending = None
             return await self._late_checkout_quote(session, ent.booking_id, lang)
@@ -221,24 +217,15 @@ class Flows:
         if not ent.room_type:
             session.pending = {"kind": "room_type"}
             return Turn(render("ask_room_type", lang), intent="reservation")
-        return await self._quote_booking(
-            session,
-            lang,
-            ent.room_type,
-            date.fromisoformat(search["check_in"]),
-            date.fromisoformat(search["check_out"]),
-            int(search["guests"]),
-        )
+        return await self._quote_booking(session, lang, ent.room_type, search)
 
     async def _quote_booking(
-        self,
-        session: Session,
-        lang: str,
-        room_type: str,
-        check_in: date,
-        check_out: date,
-        guests: int,
+        self, session: Session, lang: str, room_type: str, search: dict[str, Any]
     ) -> Turn:
+        """Price ``room_type`` for the searched stay and ask the guest to confirm."""
+        check_in = date.fromisoformat(search["check_in"])
+        check_out = date.fromisoformat(search["check_out"])
+        guests = int(search["guests"])
         try:
             lookup = await self._pms.availability(check_in, check_out, guests, room_type)
         except PMSUnavailable:

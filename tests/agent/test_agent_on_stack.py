@@ -17,6 +17,7 @@ from chaos.faults import Fault, inject
 from chaos.observe import scrape
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
+from chaos.traffic import MONTHS_ES
 
 pytestmark = pytest.mark.integration
 
@@ -55,19 +56,6 @@ def rooms_left(stack: StackState, room_type: str, check_in: date, check_out: dat
 def test_spanish_conversation_books_a_room_and_availability_drops(stack: StackState) -> None:
     check_in = date.today() + timedelta(days=40)
     check_out = check_in + timedelta(days=2)
-    months = [
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-    ]
-    months += ["noviembre", "diciembre"]
     before = rooms_left(stack, "deluxe", check_in, check_out)
     guest = f"it-{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=stack.url("agent"), timeout=20) as client:
@@ -75,8 +63,8 @@ def test_spanish_conversation_books_a_room_and_availability_drops(stack: StackSt
             client,
             guest,
             f"Hola! ¿Tienen lugar del {check_in.day} de "
-            f"{months[check_in.month - 1]} al {check_out.day} de "
-            f"{months[check_out.month - 1]} para 2 personas?",
+            f"{MONTHS_ES[check_in.month - 1]} al {check_out.day} de "
+            f"{MONTHS_ES[check_out.month - 1]} para 2 personas?",
         )
         assert first["intent"] == "availability" and not first["degraded"]
         assert say(client, guest, "Me quedo con la deluxe")["intent"] == "reservation"
