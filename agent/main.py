@@ -23,6 +23,7 @@ from agent.logging import configure_logging
 from agent.metrics import AgentMetrics
 from agent.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from agent.pms import PMSClient
+from agent.pools import watch_pools
 from agent.resilience.listeners import OnOpen
 from agent.routes import admin, health, messages, metrics, whatsapp
 from agent.sessions import SessionStore
@@ -75,6 +76,7 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         )
         audit.breaker.add_listener(OnOpen(alerts.breaker_opened))
         sessions = SessionStore(redis, settings.sessions, metrics_)
+        watch_pools(metrics_, audit=audit, redis=redis)
         graph = GraphClient(settings.whatsapp)
 
         async def redis_up() -> bool:

@@ -11,6 +11,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 BREAKERS = ("pms", "audit", "nlp")
 DEPENDENCIES = ("redis", "postgres", "pms")
 CACHE_KINDS = ("availability", "room_types")
+# Connection pools whose figures are exported (psycopg pool names); see agent/pools.py.
+DB_POOLS = ("audit",)
+POOL_STATES = ("in_use", "available")
 BREAKER_STATE_VALUE = {"closed": 0, "open": 1, "half-open": 2}
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -114,6 +117,32 @@ class AgentMetrics:
             ["dependency"],
             registry=r,
         )
+        # Pool figures are read from the pools when /metrics is scraped (agent/pools.py);
+        # until the pools exist they read 0. ``state`` values add up to the pool's size.
+        self.db_pool_connections = Gauge(
+            "db_pool_connections",
+            "PostgreSQL pool connections: in_use (lent out or opening) and available (idle).",
+            ["pool", "state"],
+            registry=r,
+        )
+        self.db_pool_max_connections = Gauge(
+            "db_pool_max_connections", "PostgreSQL pool size limit.", ["pool"], registry=r
+        )
+        self.db_pool_requests_waiting = Gauge(
+            "db_pool_requests_waiting",
+            "Callers queued for a PostgreSQL pool connection right now.",
+            ["pool"],
+            registry=r,
+        )
+        self.redis_pool_connections = Gauge(
+            "redis_pool_connections",
+            "Redis pool connections: in_use (checked out) and available (idle).",
+            ["state"],
+            registry=r,
+        )
+        self.redis_pool_max_connections = Gauge(
+            "redis_pool_max_connections", "Redis pool size limit.", registry=r
+        )
         self._initialise()
 
     def _initialise(self) -> None:
@@ -130,3 +159,11 @@ class AgentMetrics:
             self.audit_events.labels(outcome=outcome)
         for outcome in ("sent", "suppressed", "failed"):
             self.alerts_sent.labels(outcome=outcome)
+        for pool in DB_POOLS:
+            for state in POOL_STATES:
+                self.db_pool_connections.labels(pool=pool, state=state).set(0)
+            self.db_pool_max_connections.labels(pool=pool).set(0)
+            self.db_pool_requests_waiting.labels(pool=pool).set(0)
+        for state in POOL_STATES:
+            self.redis_pool_connections.labels(state=state).set(0)
+        self.redis_pool_max_connections.set(0)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from chaos.exceptions import ChaosError
+from chaos.inspect.command import add_parsers as add_inspect_parsers
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -141,6 +142,18 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     return render_main(argv)
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from chaos.inspect.command import run_inspect
+
+    return run_inspect(args)
+
+
+def cmd_seed_audit(args: argparse.Namespace) -> int:
+    from chaos.inspect.command import run_seed
+
+    return run_seed(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chaoslab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("render_args", nargs=argparse.REMAINDER)
     r.set_defaults(handler=cmd_dashboards)
+    add_inspect_parsers(sub, cmd_inspect, cmd_seed_audit)
     p = sub.add_parser(
         "proxy", help="run the Toxiproxy-compatible proxy server", add_help=False, prefix_chars="+"
     )

@@ -112,6 +112,11 @@ class AuditLog:
     def fallback_path(self) -> str:
         return str(self._fallback.path)
 
+    @property
+    def store(self) -> AuditStore:
+        """The database store, read-only (the pool metrics read its pool's figures)."""
+        return self._store
+
     async def start(self) -> None:
         """Own the fallback file, open the pool, try the schema briefly, start the replayer.
 
