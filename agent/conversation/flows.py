@@ -168,6 +168,10 @@ class Flows:
             lookup = await self._pms.availability(check_in, check_out, guests, ent.room_type)
         except PMSUnavailable:
             return self._unavailable("availability", lang)
+        except PMSRejected:
+            # Dates the PMS does not sell (past, too far ahead, too long a stay).
+            session.context.pop("last_search", None)
+            return Turn(render("dates_rejected", lang), intent="availability")
         offers = [o for o in lookup.value if o.available > 0]
         values = {
             "check_in": check_in.isoformat(),
@@ -230,6 +234,9 @@ class Flows:
             lookup = await self._pms.availability(check_in, check_out, guests, room_type)
         except PMSUnavailable:
             return self._unavailable("reservation", lang)
+        except PMSRejected:
+            session.context.pop("last_search", None)
+            return Turn(render("dates_rejected", lang), intent="reservation")
         offer = next(
             (o for o in lookup.value if o.room_type == room_type and o.available > 0), None
         )

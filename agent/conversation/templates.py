@@ -47,6 +47,12 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "es": "(Precios de nuestra última consulta: pueden haber cambiado, los confirmamos al reservar.)",
         "en": "(Prices from our last check: they may have changed, we confirm them when booking.)",
     },
+    "dates_rejected": {
+        "es": "No puedo ofrecer esas fechas: tomamos reservas de hasta 30 noches dentro del "
+        "próximo año. ¿Probamos con otras?",
+        "en": "I can't offer those dates: we take bookings of up to 30 nights within the next "
+        "year. Shall we try others?",
+    },
     "room_options_header": {
         "es": "Nuestras habitaciones:",
         "en": "Our rooms:",

@@ -196,6 +196,16 @@ async def test_repeated_misunderstanding_escalates(h: Harness) -> None:
     assert h.alerts.fired[0]["labels"]["reason"] == "repeated_misunderstanding"
 
 
+async def test_dates_the_pms_refuses_get_an_explanation_not_an_error(h: Harness) -> None:
+    far = await h.say("¿Tienen disponibilidad del 10 al 12 de marzo de 2028?")
+    assert far.intent == "availability" and not far.degraded
+    assert "próximo año" in far.text
+    long_stay = await h.say("Do you have rooms from March 10 to April 30?")
+    assert "within the next year" in long_stay.text
+    booking = await h.say("I want to book a suite")
+    assert booking.intent == "reservation" and "Which dates" in booking.text
+
+
 async def test_pms_down_gives_a_degraded_answer_not_an_error() -> None:
     fake = FakePMS(KEY, today=TODAY)
     fake.fail_connect()
