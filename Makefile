@@ -45,6 +45,15 @@ down:  ## Stop every process `make up` started
 status:  ## Health and URLs of the running stack
 	$(BIN)/chaoslab status
 
+lab: setup  ## JupyterLab on notebooks/ against the native stack (starts it when needed)
+	$(BIN)/chaoslab up
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 --no-browser \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
+
+notebooks: setup  ## Execute every notebook headless: reports/notebooks/*.ipynb and .html
+	$(BIN)/chaoslab up
+	MPLBACKEND=Agg $(BIN)/python -m chaos.lab.execute --out reports/notebooks
+
 SCENARIO ?= steady
 
 load: setup  ## Locust scenario headless on the native stack (SCENARIO=steady|step|spike|soak|scheduled_faults)

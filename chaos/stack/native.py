@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path

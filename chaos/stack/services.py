@@ -116,7 +116,7 @@ def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
             "AGENT_PMS__BASE_URL": urls["pms_proxied"],
             "AGENT_PMS__API_KEY": s.pms_api_key,
             "AGENT_ALERTS__ALERTMANAGER_URL": urls["alertmanager"],
-            "AGENT_AUDIT__FALLBACK_PATH": str(folder / "agent" / "audit_fallback.jsonl"),
+            "AGENT_AUDIT__FALLBACK_PATH": str(folder / "audit_fallback.jsonl"),
             "AGENT_WHATSAPP__APP_SECRET": s.whatsapp_secret,
             "AGENT_WHATSAPP__VERIFY_TOKEN": s.whatsapp_secret,
             "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['pms']}/graph",

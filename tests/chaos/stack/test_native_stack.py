@@ -53,6 +53,8 @@ def test_up_status_down_round_trip(stack_env: dict[str, str]) -> None:
         assert status.returncode == 0, status.stdout + status.stderr
         doc = json.loads(status.stdout)
         assert all(doc["healthy"].values()), doc["healthy"]
+        # The recorded fallback path is the one the agent really owns (it holds its lock).
+        assert Path(doc["fallback_path"] + ".lock").exists()
         urls, pids = doc["urls"], doc["pids"]
         assert set(pids) == {
             "redis",
