@@ -63,12 +63,29 @@ def label_key(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
+#: Prometheus views recorded beside the agent's own counters when Prometheus is up.
+PROMETHEUS_QUERIES = {
+    "message_rate": 'sum(rate(http_requests_total{endpoint="/api/v1/messages"}[30s]))',
+    "http_5xx_rate": 'sum(rate(http_requests_total{status_code=~"5.."}[30s])) or vector(0)',
+    "redis_up": "max(redis_up)",
+    "postgres_up": "max(pg_up)",
+}
+
+
 @dataclass
 class MetricsSampler:
-    """Polls the agent's metrics every ``interval_s`` seconds in a background thread."""
+    """Polls the agent's metrics every ``interval_s`` seconds in a background thread.
+
+    With ``prometheus_url`` it also records ``prometheus_queries`` every
+    ``prometheus_every_s`` as metrics named ``prometheus:<name>``; a Prometheus that does
+    not answer is counted in ``errors`` and otherwise ignored.
+    """
 
     agent_url: str
     interval_s: float = 0.25
+    prometheus_url: str | None = None
+    prometheus_queries: dict[str, str] = field(default_factory=lambda: dict(PROMETHEUS_QUERIES))
+    prometheus_every_s: float = 2.0
     rows: list[dict[str, Any]] = field(default_factory=list)
     marks: list[dict[str, Any]] = field(default_factory=list)
     errors: int = 0
@@ -92,10 +109,33 @@ class MetricsSampler:
                 }
             )
 
+    def sample_prometheus(self, client: httpx.Client) -> None:
+        assert self.prometheus_url is not None
+        at = time.time()
+        for name, promql in self.prometheus_queries.items():
+            try:
+                result = prometheus_query(self.prometheus_url, promql, client=client)
+            except (httpx.HTTPError, KeyError, ValueError):
+                self.errors += 1
+                continue
+            for item in result:
+                self.rows.append(
+                    {
+                        "t": at,
+                        "metric": f"prometheus:{name}",
+                        "labels": label_key(item.get("metric", {})),
+                        "value": float(item["value"][1]),
+                    }
+                )
+
     def _run(self) -> None:
+        next_prometheus = 0.0
         with httpx.Client(timeout=2.0) as client:
             while not self._stop.is_set():
                 self.sample_once(client)
+                if self.prometheus_url and time.monotonic() >= next_prometheus:
+                    self.sample_prometheus(client)
+                    next_prometheus = time.monotonic() + self.prometheus_every_s
                 self._stop.wait(self.interval_s)
             self.sample_once(client)
 
@@ -165,13 +205,15 @@ ORDER_HINT = {
 
 
 def prometheus_query(
-    prometheus_url: str, promql: str, timeout_s: float = 5.0
+    prometheus_url: str, promql: str, timeout_s: float = 5.0, client: httpx.Client | None = None
 ) -> list[dict[str, Any]]:
     """An instant query against Prometheus; returns the result vector."""
-    response = httpx.get(
-        f"{prometheus_url.rstrip('/')}/api/v1/query", params={"query": promql}, timeout=timeout_s
-    )
+    http = client or httpx.Client(timeout=timeout_s)
+    try:
+        response = http.get(f"{prometheus_url.rstrip('/')}/api/v1/query", params={"query": promql})
+    finally:
+        if client is None:
+            http.close()
     response.raise_for_status()
-    body = response.json()
-    result: list[dict[str, Any]] = body["data"]["result"]
+    result: list[dict[str, Any]] = response.json()["data"]["result"]
     return result

@@ -160,7 +160,9 @@ def run_experiment(
         "error": None,
     }
     client = ToxiproxyClient(state.url("proxy_api"))
-    sampler = MetricsSampler(agent_url, interval_s=sample_interval_s)
+    sampler = MetricsSampler(
+        agent_url, interval_s=sample_interval_s, prometheus_url=state.urls.get("prometheus")
+    )
     load: BackgroundLoad | LocustLoad | None = None
     during: list[ProbeResult] = []
     fault_start = fault_end = time.time()

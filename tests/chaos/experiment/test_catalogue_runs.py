@@ -26,5 +26,7 @@ def test_catalogue_experiment_passes(stack: StackState, name: str) -> None:
     assert journal["status"] == "passed", f"{journal.get('error')} {failed}"
     assert journal["figures"]["requests"] > 0
     assert all(r["ok"] for r in journal["rollbacks"])
+    # Prometheus, up in the native stack, is sampled beside the agent's own counters.
+    assert any(str(row[1]).startswith("prometheus:") for row in journal["timeline"])
     with ToxiproxyClient(stack.url("proxy_api")) as client:
         assert verify_clean(client) == []
