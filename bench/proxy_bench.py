@@ -33,16 +33,10 @@ from typing import Any
 import httpx
 
 from chaos.proxy.process import spawn
+from chaos.stack.processes import free_port
 
 TARGET_ADDED_P50_US = 150.0
 TARGET_THROUGHPUT_RATIO = 0.5
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -24,11 +25,38 @@ from chaos.exceptions import StackError
 PG_BIN = Path(os.environ.get("CHAOSLAB_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for a free TCP port on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A free TCP port on ``host``, below the kernel's ephemeral range.
+
+    A port the kernel hands out for port 0 comes from the ephemeral range, where any
+    outgoing connection may take it before our server binds it. Ports below that range
+    are only ever bound on purpose; each is handed out once per process.
+    """
+    low, _ = _ephemeral_range()
+    rng = random.Random()
+    for _ in range(500):
+        port = rng.randrange(10_000, max(low, 10_001))
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise StackError(f"no free TCP port found on {host} between 10000 and {low}")
 
 
 def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -21,6 +21,7 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 
 from chaos.proxy.process import SpawnedProxy, spawn
+from chaos.stack.processes import free_port
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,8 @@ class Wire:
 
     @staticmethod
     def free_port() -> int:
-        """A port nobody listens on right now."""
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+        """A port nobody listens on right now (outside the ephemeral range)."""
+        return free_port()
 
     @staticmethod
     def connect(port: int, timeout: float = 3.0) -> socket.socket:
