@@ -7,7 +7,7 @@ increase over the run; phases come from the fault marks (before / during / after
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,10 +26,8 @@ class Evidence:
     samples: list[Sample]
     fault_start: float
     fault_end: float
-    run_end: float
     audit_rows: int | None = None
     audit_distinct: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def increase(self, metric: str, **labels: str) -> float:
         s = series(self.timeline, metric, **labels)

@@ -214,7 +214,10 @@ def run_experiment(
     finally:
         samples = load.stop() if load else []
         sampler.stop()
-        problems = verify_clean(client) if journal["status"] != "error" or journal["method"] else []
+        # A run that errored before injecting anything (proxy unreachable or already
+        # dirty) added nothing to roll back; re-checking would blame it for others' toxics.
+        nothing_injected = journal["status"] == "error" and not journal["method"]
+        problems = [] if nothing_injected else verify_clean(client)
         journal["rollbacks"] = [
             {"action": f"remove {r['fault']}", "ok": True, "toxics": r["toxics"]}
             for r in journal["method"]
@@ -242,7 +245,6 @@ def run_experiment(
         samples=samples,
         fault_start=fault_start,
         fault_end=fault_end,
-        run_end=journal["ended_at"],
         audit_rows=rows,
         audit_distinct=distinct,
     )

@@ -318,7 +318,6 @@ def run_under_load(
             samples=samples,
             fault_start=start,
             fault_end=end,
-            run_end=journal["ended_at"],
             audit_rows=counts["audit_rows"],
             audit_distinct=counts["audit_distinct"],
         )

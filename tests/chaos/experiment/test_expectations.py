@@ -23,7 +23,6 @@ def evidence(
         samples=samples or [],
         fault_start=T0 + 10,
         fault_end=T0 + 20,
-        run_end=T0 + 40,
         **kw,
     )  # type: ignore[arg-type]
 
