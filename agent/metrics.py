@@ -1,4 +1,4 @@
-"""The agent's Prometheus metrics: the contract in ARCHITECTURE.md, in one place.
+"""The agent's Prometheus metrics: the metric contract (docs/architecture.md), in one place.
 
 Every metric lives on a registry owned by the app, so tests get a fresh one and two
 apps in one process never share counters. Gauges get their value at start-up.
