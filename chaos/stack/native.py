@@ -197,7 +197,11 @@ def stop_service(state: StackState, name: str, timeout: float = 10.0) -> bool:
     if pid is not None:
         return stop_tree(pid, STOP_SIGNALS.get(name, signal.SIGTERM), timeout)
     recorded = state.pids.get(name)
-    if recorded is not None and tree(recorded):
+    if recorded is None:
+        return True
+    stat = proc_stat(recorded)
+    # Only while the pid is not another process's now (gone, or our own zombie).
+    if (stat is None or stat.start == state.pid_starts.get(name)) and tree(recorded):
         return stop_tree(recorded, signal.SIGKILL, timeout)
     return True
 
@@ -250,12 +254,12 @@ def reconcile(state: StackState, progress: Progress = print) -> list[str]:
             pid = state.live_pid(name)
             assert pid is not None
             signal_tree(pid, signal.SIGCONT)
-            condition = "up" if _answers_within(state, name) else "not answering"
+            condition = "up" if answers_within(state, name) else "not answering"
             if condition == "up":
                 progress(f"  {name:<18} was paused: resumed")
                 healed.append(name)
                 continue
-        elif condition == "not answering" and _answers_within(state, name):
+        elif condition == "not answering" and answers_within(state, name):
             continue
         if condition == "up":
             continue
@@ -267,7 +271,8 @@ def reconcile(state: StackState, progress: Progress = print) -> list[str]:
     return healed
 
 
-def _answers_within(state: StackState, name: str) -> bool:
+def answers_within(state: StackState, name: str) -> bool:
+    """Whether ``name`` answers within the grace a live service is given."""
     check = _answer_checks(state)[name]
     return wait_for(check, ANSWER_GRACE_S, step=0.2)
 

@@ -100,3 +100,16 @@ def test_a_reused_pid_is_not_taken_for_the_recorded_process(
     assert state.live_pid("pms") == leader
     state.pid_starts["pms"] -= 1  # as if the pid now belonged to a later process
     assert state.live_pid("pms") is None
+
+
+def test_stopping_a_service_spares_a_process_that_reused_its_pid(
+    server: tuple[int, list[int]],
+) -> None:
+    from chaos.stack.native import stop_service
+
+    leader, children = server
+    state = StackState(urls={})
+    state.record("pms", leader)
+    state.pid_starts["pms"] -= 1  # the recorded pms died; its pid went to this server
+    assert stop_service(state, "pms") is True
+    assert all(ptree.running(ptree.proc_stat(pid)) for pid in [leader, *children])
