@@ -42,8 +42,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_restart(args: argparse.Namespace) -> int:
     from chaos.stack import control
+    from chaos.stack.config import StackSettings
 
-    outcome = control.restart(args.service, timeout=args.timeout)
+    # The stack `up`, `status` and `down` manage (CHAOSLAB_STATE_DIR), not $CHAOSLAB_STATE_FILE.
+    outcome = control.restart(args.service, StackSettings().state_file, timeout=args.timeout)
     print(f"{outcome.service} {outcome.action} in {outcome.seconds:.2f} s (pid {outcome.pids[0]})")
     if args.service == "proxy":
         print("the proxy starts from its config: toxics and run-time proxy changes are gone")

@@ -207,6 +207,32 @@ def test_pipelined_requests_get_answers_in_order(
             assert body == (f"seen /get/{n}".encode() if n % 2 else f"body{n:02d}".encode())
 
 
+def test_two_http_toxics_nest_and_keep_every_answer_in_turn(
+    api: httpx.Client, upstream: str, proxied: str, wire: Any
+) -> None:
+    add(api, {"type": "http_status", "stream": "upstream", "toxicity": 0.4,
+              "attributes": {"status": 503}})  # fmt: skip
+    add(api, {"type": "http_status", "name": "lost_reply", "toxicity": 0.4,
+              "attributes": {"status": 500}})  # fmt: skip
+    add(api, {"type": "http_delay", "attributes": {"delay": 20}})
+    before = seen(upstream)
+    requests = b"".join(
+        f"POST /echo HTTP/1.1\r\nHost: web\r\nContent-Length: 6\r\n\r\nbody{n:02d}".encode()
+        for n in range(30)
+    )
+    port = int(proxied.rsplit(":", 1)[1])
+    with wire.connect(port) as sock:
+        sock.sendall(requests)
+        answers = read_responses(sock, 30)
+    kinds = Counter(status for status, _ in answers)
+    assert set(kinds) == {200, 500, 503}, kinds
+    for n, (status, body) in enumerate(answers):
+        if status == 200:
+            assert body == f"body{n:02d}".encode()
+    # 503s never reached the server; 500s did, and their replies were replaced.
+    assert seen(upstream) - before == kinds[200] + kinds[500]
+
+
 def read_responses(sock: socket.socket, count: int) -> list[tuple[int, bytes]]:
     """Parse ``count`` responses off a socket with h11 (a client's own parser)."""
     conn = h11.Connection(h11.CLIENT)

@@ -50,10 +50,10 @@ class Lab:
     def url(self, name: str) -> str:
         return self.state.url(name)
 
-    def chaoslab(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def chaoslab(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "chaos.cli", *args],
-            env=self.env,
+            env={**self.env, **env},
             text=True,
             capture_output=True,
             timeout=240,
@@ -65,6 +65,7 @@ class Lab:
 def lab() -> Iterator[Lab]:
     state_dir = Path(tempfile.mkdtemp(prefix="hcl-heal-"))
     env = {**os.environ, "CHAOSLAB_STATE_DIR": str(state_dir)}
+    env.pop("CHAOSLAB_STATE_FILE", None)  # the session stack's, when the whole suite runs
     for name in Ports.model_fields:
         env[f"CHAOSLAB_PORTS__{name.upper()}"] = str(free_port())
     lab = Lab(env, state_dir / "stack.json")
@@ -224,7 +225,8 @@ def test_restart_command(lab: Lab) -> None:
     keys = redis.Redis.from_url(lab.url("redis"), socket_timeout=5)
     keys.set("heal:restart", "kept")
     before = lab.state.pids["redis"]
-    result = lab.chaoslab("restart", "redis")
+    # Like up, status and down, restart acts on the stack of CHAOSLAB_STATE_DIR.
+    result = lab.chaoslab("restart", "redis", CHAOSLAB_STATE_FILE="/nonexistent/stack.json")
     assert result.returncode == 0, result.stderr
     assert "redis restarted in" in result.stdout
     assert lab.state.pids["redis"] != before
