@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,7 +29,7 @@ import redis
 
 from chaos.stack import control
 from chaos.stack.config import Ports
-from chaos.stack.native import ORDER
+from chaos.stack.native import ORDER, postgres_dir
 from chaos.stack.processes import free_port
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
@@ -75,6 +76,8 @@ def lab() -> Iterator[Lab]:
         yield lab
     finally:
         lab.chaoslab("down")
+        shutil.rmtree(postgres_dir(state_dir), ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
