@@ -30,10 +30,29 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.profile:
         settings.profile = args.profile
     began = time.monotonic()
-    print(f"starting the native stack in {settings.state_dir} (profile {settings.profile})")
+    existing = native.running(settings)
+    if existing is None:
+        print(f"starting the native stack in {settings.state_dir} (profile {settings.profile})")
+    elif args.profile and native.settings_of(existing).profile != args.profile:
+        print(
+            f"the running stack has profile {native.settings_of(existing).profile}; "
+            "`chaoslab down` first to change it"
+        )
     state = native.up(settings)
     print(f"stack up in {time.monotonic() - began:.1f} s\n")
     _print_urls(state.urls)
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from chaos.stack import control
+    from chaos.stack.config import StackSettings
+
+    # The stack `up`, `status` and `down` manage (CHAOSLAB_STATE_DIR), not $CHAOSLAB_STATE_FILE.
+    outcome = control.restart(args.service, StackSettings().state_file, timeout=args.timeout)
+    print(f"{outcome.service} {outcome.action} in {outcome.seconds:.2f} s (pid {outcome.pids[0]})")
+    if args.service == "proxy":
+        print("the proxy starts from its config: toxics and run-time proxy changes are gone")
     return 0
 
 
@@ -56,14 +75,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     from chaos.stack.state import StackState
 
     state = StackState.load(StackSettings().state_file)
-    health = native.probe(state)
+    conditions = native.service_states(state)
+    health = {name: condition == "up" for name, condition in conditions.items()}
     if args.json:
         doc = json.loads(state.to_json())
         doc["healthy"] = health
+        doc["states"] = conditions
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
-        for name, ok in health.items():
-            print(f"  {name:<18} {'up' if ok else 'DOWN':<5} pid {state.pids.get(name, '-')}")
+        for name, condition in conditions.items():
+            shown = condition if condition == "up" else condition.upper()
+            print(f"  {name:<18} {shown:<14} pid {state.pids.get(name, '-')}")
         print()
         _print_urls(state.urls)
     return 0 if all(health.values()) else 1
@@ -201,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_up)
     sub.add_parser("down", help="stop every process `up` started").set_defaults(handler=cmd_down)
+    p = sub.add_parser("restart", help="restart one service gracefully and wait until it is ready")
+    p.add_argument("service", help="agent, redis, postgres, pms, proxy, prometheus, ...")
+    p.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds before SIGKILL (default 10)"
+    )
+    p.set_defaults(handler=cmd_restart)
     p = sub.add_parser("status", help="health and URLs of the running stack")
     p.add_argument("--json", action="store_true", help="machine-readable, for tools and notebooks")
     p.set_defaults(handler=cmd_status)

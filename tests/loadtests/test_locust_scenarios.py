@@ -126,9 +126,7 @@ def test_locust_load_is_a_background_load_whose_samples_match_the_audit_trail(
     assert load.returncode is not None
     result = load.result()
     assert result.thresholds() is not None
-    messages = sum(
-        e["num_requests"] for e in result.entries() if e["name"].startswith("POST /")
-    )
+    messages = sum(e["num_requests"] for e in result.entries() if e["name"].startswith("POST /"))
     assert messages == len(samples)  # every channel, API and WhatsApp
     assert {s.channel for s in samples} <= {"api", "whatsapp"}
     # Every acknowledged message, whichever its channel, left exactly one audit row.
