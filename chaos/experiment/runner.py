@@ -44,6 +44,16 @@ def _probes(exp: Experiment, phase: str, agent_url: str) -> list[ProbeResult]:
     return [run_probe(p, phase, agent_url) for p in exp.steady_state if phase in p.when]
 
 
+def _settled(exp: Experiment, agent_url: str, wait_s: float) -> list[ProbeResult]:
+    """The "before" probes, once they all hold or ``wait_s`` has passed (the last round)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        results = _probes(exp, "before", agent_url)
+        if all(r.ok for r in results) or time.monotonic() >= deadline:
+            return results
+        time.sleep(1.0)
+
+
 def reconcile_audit(
     dsn: str, samples: Sequence[Sample], since: float, within_s: float = 0.0
 ) -> AuditCheck:
@@ -183,10 +193,13 @@ def run_experiment(
     progress: Progress = print,
     sample_interval_s: float = 0.25,
     load: Traffic | None = None,
+    steady_wait_s: float = 30.0,
 ) -> Journal:
     """Run one experiment against a running stack and return its journal.
 
-    ``load`` replaces the experiment's own traffic (a ``LocustLoad``, say).
+    ``load`` replaces the experiment's own traffic (a ``LocustLoad``, say). The method
+    begins once the steady state holds; ``steady_wait_s`` is how long to wait for that
+    (a previous run's breaker may still be half-open) before the run fails on it.
     """
     agent_url = state.url("agent")
     run_id = uuid.uuid4().hex[:12]
@@ -215,7 +228,7 @@ def run_experiment(
         dirty = verify_clean(client)
         if dirty:
             raise ChaosError(f"proxy not clean before the run: {'; '.join(dirty)}")
-        journal.steady_state["before"] = _probes(exp, "before", agent_url)
+        journal.steady_state["before"] = _settled(exp, agent_url, steady_wait_s)
         if not all(r.ok for r in journal.steady_state["before"]):
             journal.status = "failed"
             journal.error = "steady state not met before the method: " + "; ".join(
