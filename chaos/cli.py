@@ -26,6 +26,7 @@ EXTRAS = {
     "numpy": "harness",
     "pandas": "harness",
     "matplotlib": "harness",
+    "scipy": "harness",
     "locust": "lab",
     "gevent": "lab",
     "papermill": "lab",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.exceptions import ExperimentError
-from chaos.journal import Verdict
+from chaos.journal import Journal, Verdict
 from chaos.metrics import Timeline, Transition
 from chaos.traffic import Sample
 
@@ -73,6 +73,27 @@ class Evidence:
     audit: AuditCheck | None = None
     run_start: float | None = None
     run_end: float | None = None
+    fault_spans: list[tuple[float, float]] = field(default_factory=list)  # each fault
+
+    @classmethod
+    def of(cls, journal: Journal) -> Evidence:
+        """What a finished run's verdicts were judged on, read back from its journal."""
+        window = journal.fault_window or (journal.started_at, journal.started_at)
+        audit = journal.audit
+        return cls(
+            timeline=journal.timeline,
+            samples=journal.samples,
+            fault_start=window[0],
+            fault_end=window[1],
+            audit=AuditCheck(**audit) if audit else None,
+            run_start=journal.started_at,
+            run_end=journal.ended_at,
+            fault_spans=[
+                (f.started_at, f.ended_at or f.started_at)
+                for f in journal.faults
+                if f.started_at is not None
+            ],
+        )
 
     def window(self, phase: str) -> tuple[float | None, float | None]:
         return {

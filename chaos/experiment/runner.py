@@ -18,6 +18,7 @@ import psycopg
 
 from chaos import __name__ as _pkg
 from chaos.exceptions import ChaosError, ExperimentAborted
+from chaos.experiment.compare import compare
 from chaos.experiment.expectations import AuditCheck, Evidence, evaluate
 from chaos.experiment.model import Experiment
 from chaos.experiment.probes import run_probe
@@ -295,8 +296,15 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
         audit=audit,
         run_start=journal.started_at,
         run_end=journal.ended_at,
+        fault_spans=[
+            (f.started_at, f.ended_at or f.started_at)
+            for f in journal.faults
+            if f.started_at is not None
+        ],
     )
-    journal.verdicts = [evaluate(e, evidence) for e in exp.expectations]
+    journal.verdicts = [evaluate(e, evidence) for e in exp.expectations] + [
+        compare(c, evidence) for c in exp.comparisons
+    ]
     journal.figures = figures(journal, evidence)
     journal.ended_at = time.time()
     after_failed = [r.detail for r in journal.steady_state["after"] if not r.ok]
