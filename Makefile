@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 4
 FAST_MARKERS := not integration and not chaos and not notebooks and not slow
 
-.PHONY: help setup system-deps test test-fast lint format demo up down status lab load bench notebooks clean
+.PHONY: help setup system-deps test test-fast lint format demo up down status lab load bench calibrate notebooks clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,10 @@ load: setup  ## Locust scenario headless on the native stack (SCENARIO=steady|st
 bench: setup  ## Benchmark agent and proxy on the native stack; figures in reports/bench.json
 	$(BIN)/chaoslab up
 	$(BIN)/python -m bench
+
+calibrate: setup  ## How often latency comparisons are wrong: 20 runs without a fault, 20 with +50 ms
+	$(BIN)/chaoslab up
+	$(BIN)/python -m bench.calibrate
 
 clean:  ## Remove the virtualenv, state and reports
 	rm -rf $(VENV) .state reports logs
