@@ -68,9 +68,12 @@ load: setup  ## Locust scenario headless on the native stack (SCENARIO=steady|st
 		--csv reports/load/$(SCENARIO) --json-file reports/load/$(SCENARIO) \
 		--html reports/load/$(SCENARIO).html
 
-bench: setup  ## Benchmark agent and proxy on the native stack; figures in reports/bench.json
+bench: setup  ## Benchmark agent and proxy on the native stack; figures in reports/*.json
 	$(BIN)/chaoslab up
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.fault_schedule
+	$(BIN)/python -m bench.guardrails
+	$(BIN)/python -m bench.killed_runner
 
 calibrate: setup  ## How often latency comparisons are wrong: 20 runs without a fault, 20 with +50 ms
 	$(BIN)/chaoslab up

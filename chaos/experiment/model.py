@@ -16,6 +16,7 @@ import yaml
 from chaos.exceptions import ExperimentError
 from chaos.experiment.compare import Comparison, ensure_comparison
 from chaos.experiment.expectations import Expectation, ensure_expectation
+from chaos.experiment.guardrails import Guardrail, ensure_guardrail
 from chaos.faults import FAULT_TYPES, SERVICE_FAULTS, TOXIC_ATTRIBUTES, Fault
 from chaos.load.conversations import DEFAULT_MIX
 
@@ -76,6 +77,7 @@ class Experiment:
     method: tuple[Step, ...]
     expectations: tuple[Expectation, ...]
     comparisons: tuple[Comparison, ...] = ()
+    guardrails: tuple[Guardrail, ...] = ()
     load: Load | None = Load()
     baseline_s: float = 3.0
     settle_s: float = 10.0
@@ -199,6 +201,7 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
             "method",
             "expectations",
             "compare",
+            "abort_when",
             "load",
             "baseline_s",
             "settle_s",
@@ -296,6 +299,10 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
         method=tuple(steps),
         expectations=expectations,
         comparisons=comparisons,
+        guardrails=tuple(
+            ensure_guardrail(g, f"abort_when[{i}]")
+            for i, g in enumerate(_list(d.get("abort_when", []), "abort_when"))
+        ),
         load=load,
         baseline_s=_number(d.get("baseline_s", 3.0), "baseline_s"),
         settle_s=_number(d.get("settle_s", 10.0), "settle_s"),

@@ -20,10 +20,12 @@ from chaos import __name__ as _pkg
 from chaos.exceptions import ChaosError, ExperimentAborted
 from chaos.experiment.compare import compare
 from chaos.experiment.expectations import AuditCheck, Evidence, evaluate
+from chaos.experiment.guardrails import Guard
 from chaos.experiment.model import Experiment
 from chaos.experiment.probes import run_probe
 from chaos.faults import FaultScheduler, FaultWindow, verify_clean
 from chaos.journal import Journal, ProbeResult, Rollback
+from chaos.lease import Lease
 from chaos.metrics import MetricsSampler, Timeline
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
@@ -39,6 +41,10 @@ class Traffic(Protocol):
     def start(self) -> Any: ...
 
     def stop(self) -> list[Sample]: ...
+
+    def live_samples(self) -> list[Sample]: ...
+
+    def waiting(self) -> list[float]: ...
 
 
 def _probes(exp: Experiment, phase: str, agent_url: str) -> list[ProbeResult]:
@@ -120,16 +126,31 @@ def _run_method(
     journal: Journal,
     state: StackState,
     progress: Progress,
+    traffic: Traffic | None,
+    timeline: Timeline,
 ) -> None:
     agent_url = state.url("agent")
     windows = [FaultWindow(s.start_s, s.end_s, s.fault) for s in exp.method]
-    scheduler = FaultScheduler(client, windows, log=lambda m: progress(f"    {m}"), stack=state)
+    lease = Lease(client.base_url).start()
+    scheduler = FaultScheduler(
+        client, windows, log=lambda m: progress(f"    {m}"), stack=state, lease=lease
+    )
     began = scheduler.began
     journal.faults = scheduler.records
     stop = threading.Event()
     probes = _DuringProbes(exp, agent_url, stop)
+    guard = Guard(
+        exp.guardrails,
+        traffic.live_samples if traffic else list,
+        traffic.waiting if traffic else list,
+        timeline,
+        state.urls.get("prometheus"),
+        stop,
+    )
     worker = threading.Thread(target=scheduler.run, args=(stop, began), name="faults")
     probes.start()
+    if exp.guardrails:
+        guard.start()
     worker.start()
     try:
         while worker.is_alive():
@@ -139,14 +160,29 @@ def _run_method(
         stop.set()
         worker.join(30)
         scheduler.restore()
+        lease.close()
+        guard.done.set()
         probes.done.set()
         probes.join(15)
         journal.steady_state["during"] = probes.results
+        if guard.breach is not None:
+            clean = not verify_clean(client)
+            journal.abort = {
+                "guardrail": guard.breach.guardrail,
+                "value": guard.breach.value,
+                "breached_at": guard.breach.at,
+                "clean_at": time.time() if clean else None,
+            }
     failed = [r for r in journal.faults if r.error and r.started_at is None]
     if failed:
         raise ChaosError(f"fault not applied: {failed[0].fault}: {failed[0].error}")
     if probes.abort:
         raise ExperimentAborted(probes.abort)
+    if guard.breach is not None:
+        offset = guard.breach.at - (scheduler.started_at or guard.breach.at)
+        raise ExperimentAborted(
+            f"guardrail breached {offset:+.1f} s into the method: {guard.breach.detail}"
+        )
 
 
 def _traffic(
@@ -243,7 +279,7 @@ def run_experiment(
         began = True
         time.sleep(exp.baseline_s)
         progress(f"  method ({exp.method_s:g} s of faults)")
-        _run_method(exp, client, journal, state, progress)
+        _run_method(exp, client, journal, state, progress, traffic, sampler.timeline)
         progress(f"  settling for {exp.settle_s:g} s")
         time.sleep(exp.settle_s)
         journal.status = "completed"

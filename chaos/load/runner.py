@@ -308,6 +308,14 @@ class LocustLoad:
         self.samples = read_samples(self.samples_file)
         return self.samples
 
+    def live_samples(self) -> list[Sample]:
+        """The guest messages Locust has recorded so far."""
+        return read_samples(self.samples_file)
+
+    def waiting(self) -> list[float]:
+        """Locust's users wait for each answer before the next message: none is queued."""
+        return []
+
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
