@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -133,16 +134,15 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
     return app
 
 
+def server_options(settings: AgentSettings) -> dict[str, Any]:
+    """uvicorn's settings for the agent; the bench serves its bare app with the same ones."""
+    return {"host": settings.host, "port": settings.port, "log_config": None, "access_log": False}
+
+
 def main() -> None:
     """Run the agent with uvicorn on the configured (loopback by default) address."""
     import uvicorn
 
     settings = AgentSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    uvicorn.run(create_app(settings), **server_options(settings))
