@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agent.metrics import AgentMetrics
 
 log = structlog.get_logger("agent.http")
+_QUIET = frozenset({"/metrics", "/health/live", "/health/ready"})
 
 
 def route_template(scope: Scope) -> str:
@@ -62,7 +63,8 @@ class RequestContextMiddleware:
             method = scope["method"]
             self.metrics.http_requests.labels(method, endpoint, str(status)).inc()
             self.metrics.http_duration.labels(method, endpoint).observe(elapsed)
-            if endpoint != "/metrics":
+            # Scrapes and probes arrive every few seconds and say nothing about guests.
+            if endpoint not in _QUIET:
                 log.info(
                     "request",
                     method=method,

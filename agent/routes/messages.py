@@ -64,12 +64,7 @@ async def post_message(request: Request) -> dict[str, Any]:
         body = MessageIn.model_validate(payload)
     except ValidationError as exc:
         raise ClientError(422, "invalid_request", validation_details(exc.errors())) from exc
-    state = request.app.state
-    if body.message_id:
-        earlier = await state.dedupe.seen(body.channel, body.message_id)
-        if earlier is not None:
-            return {**earlier, "duplicate": True}
-    reply = await state.orchestrator.handle(
+    reply = await request.app.state.orchestrator.handle(
         InboundMessage(
             guest_id=body.guest_id,
             channel=body.channel,
@@ -79,7 +74,5 @@ async def post_message(request: Request) -> dict[str, Any]:
             guest_name=body.guest_name,
         )
     )
-    result = reply.as_dict()
-    if body.message_id:
-        await state.dedupe.remember(body.channel, body.message_id, result)
-    return result
+    # The orchestrator checked and stored the message id in the session's round trips.
+    return {**reply.as_dict(), "duplicate": reply.duplicate}
