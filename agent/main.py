@@ -24,6 +24,7 @@ from agent.logging import configure_logging
 from agent.metrics import AgentMetrics
 from agent.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from agent.pms import PMSClient
+from agent.pms.warmer import CacheWarmer
 from agent.pools import watch_pools
 from agent.resilience.listeners import OnOpen
 from agent.routes import admin, health, messages, metrics, whatsapp
@@ -93,12 +94,21 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         app.state.pms = pms
         app.state.sessions = sessions
         app.state.graph = graph
-        app.state.dedupe = Deduplicator(redis)
+        dedupe = Deduplicator(redis)
+        app.state.dedupe = dedupe
         app.state.dependencies = monitor
         app.state.orchestrator = Orchestrator(
-            settings, metrics_, pms=pms, sessions=sessions, audit=audit, alerts=alerts
+            settings,
+            metrics_,
+            pms=pms,
+            sessions=sessions,
+            audit=audit,
+            alerts=alerts,
+            dedupe=dedupe,
         )
+        warmer = CacheWarmer(pms, metrics_)
         await audit.start()
+        warmer.start()
         monitor.start(settings.dependency_check_interval_s)
         cleanup = asyncio.create_task(
             _periodic(settings.sessions.cleanup_interval_s, sessions.cleanup, "session-cleanup")
@@ -110,6 +120,7 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
             cleanup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await cleanup
+            await warmer.stop()
             await monitor.stop()
             await audit.stop()
             await alerts.drain()

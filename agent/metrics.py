@@ -67,6 +67,13 @@ class AgentMetrics:
             "Stale PMS answers served while the PMS was unavailable.",
             registry=r,
         )
+        self.pms_cache_refreshes = Counter(
+            "pms_cache_refreshes_total",
+            "PMS cache entries fetched ahead by the warmer (fetched), and warm rounds a "
+            "PMS failure stopped (failed).",
+            ["outcome"],
+            registry=r,
+        )
         self.pms_latency = Histogram(
             "pms_api_latency_seconds",
             "PMS API call latency, one observation per HTTP attempt.",
@@ -155,6 +162,8 @@ class AgentMetrics:
         for kind in CACHE_KINDS:
             self.pms_cache_hits.labels(kind=kind)
             self.pms_cache_misses.labels(kind=kind)
+        for outcome in ("fetched", "failed"):
+            self.pms_cache_refreshes.labels(outcome=outcome)
         for outcome in ("written", "fallback", "replayed"):
             self.audit_events.labels(outcome=outcome)
         for outcome in ("sent", "suppressed", "failed"):

@@ -6,6 +6,9 @@ Keys:
   ``pms:stale:<rest of the fresh key>``                         long-lived stale copy
   ``pms:index:availability:{night}``                            set of availability keys
                                                                 covering that night
+  ``pms:night:{night}`` and ``pms:stale:night:{night}``         one night's offers, kept
+                                                                fresh by the warmer
+                                                                (agent/pms/nights.py)
 The per-night index lets a booking delete exactly the availability entries it can
 change, without scanning the keyspace. Every Redis call is bounded by a short timeout
 and never raises: a slow or dead Redis makes the cache miss, never the lookup fail.
@@ -21,6 +24,8 @@ from urllib.parse import quote
 
 import structlog
 from redis.asyncio import Redis
+
+from agent.pms.nights import PREFETCHED, night_key, stale_night_key
 
 T = TypeVar("T")
 
@@ -71,6 +76,45 @@ class PMSCache:
         result: bytes | str | None = await self._run("get", lambda: redis.get(key))
         return result
 
+    async def mget(self, keys: list[str]) -> list[Any]:
+        """The payloads of ``keys`` (None for each on a miss or any Redis trouble).
+
+        Values the request already read with its session (``PREFETCHED``) cost no round trip.
+        """
+        prefetched = PREFETCHED.get()
+        if prefetched is not None and all(k in prefetched for k in keys):
+            return [prefetched[k] for k in keys]
+        redis = self._redis
+        if redis is None or not keys:
+            return [None] * len(keys)
+        result = await self._run("mget", lambda: redis.mget(keys))
+        return list(result) if result is not None else [None] * len(keys)
+
+    async def store_night(
+        self, night: date, payload: bytes, *, ttl_s: int, stale_ttl_s: int, fresh: bool
+    ) -> None:
+        """Write one night's entry (unless ``fresh`` is False) and its stale copy."""
+        redis = self._redis
+        if redis is None:
+            return
+
+        async def write() -> Any:
+            pipe = redis.pipeline(transaction=False)
+            if fresh:
+                pipe.set(night_key(night), payload, ex=ttl_s)
+            pipe.set(stale_night_key(night), payload, ex=stale_ttl_s)
+            return await pipe.execute()
+
+        await self._run("store_night", write)
+
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        """True for the one caller (of any process) that sets ``key`` first within ``ttl_s``."""
+        redis = self._redis
+        if redis is None:
+            return True
+        ok = await self._run("claim", lambda: redis.set(key, "1", nx=True, px=int(ttl_s * 1000)))
+        return bool(ok)
+
     async def store(
         self,
         key: str,
@@ -102,13 +146,14 @@ class PMSCache:
     async def invalidate_nights(self, nights: Iterable[date]) -> None:
         """Delete every fresh availability entry that covers one of ``nights``."""
         redis = self._redis
+        nights = list(nights)
         indexes = [night_index_key(n) for n in nights]
         if redis is None or not indexes:
             return
 
         async def drop() -> Any:
             members = await redis.sunion(indexes)
-            return await redis.delete(*members, *indexes)
+            return await redis.delete(*members, *indexes, *(night_key(n) for n in nights))
 
         await self._run("invalidate", drop)
 

@@ -6,6 +6,8 @@ raised at once as PMSRejected/PMSNotFound and does not count against the breaker
 PMS answered). Every other failure, including an open breaker, surfaces as
 PMSUnavailable. Room types and availability are cached in Redis with a stale copy that
 is served while the PMS is unavailable; bookings and late checkout are never cached.
+Availability is first composed from per-night entries kept fresh by the warmer
+(agent/pms/nights.py, agent/pms/warmer.py); a stay they cannot prove is looked up whole.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from redis.asyncio import Redis
 
 from agent.exceptions import PMSNotFound, PMSRejected, PMSUnavailable
 from agent.metrics import AgentMetrics
+from agent.pms import nights as per_night
 from agent.pms.cache import (
     ROOM_TYPES_KEY,
     PMSCache,
@@ -46,6 +49,8 @@ Sleep = Callable[[float], Awaitable[None]]
 log = structlog.get_logger("agent.pms")
 
 _BOOKING_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The PMS refuses parties above this, so composing an answer for one would be wrong.
+_MAX_GUESTS = 10
 _ROOM_TYPES = TypeAdapter(list[RoomType])
 _OFFERS = TypeAdapter(list[RoomOffer])
 
@@ -179,6 +184,10 @@ class PMSClient:
             data = await self._get_json("availability", "/api/v1/availability", params=params)
             return self._parse(_OFFERS, data.get("offers"), "availability")
 
+        composed = await self._composed(check_in, check_out, guests, room_type)
+        if composed is not None:
+            self._metrics.pms_cache_hits.labels(kind="availability").inc()
+            return Lookup(composed, "cache")
         return await self._lookup(
             "availability",
             availability_key(check_in, check_out, guests, room_type),
@@ -187,6 +196,85 @@ class PMSClient:
             ttl_s=self._settings.cache_availability_ttl_s,
             nights=nights_between(check_in, check_out),
         )
+
+    def lookup_keys(self, check_in: date, check_out: date | None) -> list[str]:
+        """The cache keys an availability lookup for the stay reads first (for prefetching)."""
+        check_out = check_out or date.fromordinal(check_in.toordinal() + 1)
+        if not self._composable(check_in, check_out):
+            return []
+        nights = per_night.stay_nights(check_in, check_out)
+        return [ROOM_TYPES_KEY, *(per_night.night_key(n) for n in nights)]
+
+    def _composable(self, check_in: date, check_out: date) -> bool:
+        count = (check_out - check_in).days
+        limit = self._settings.cache_compose_max_nights
+        return 0 < count <= limit and check_in >= date.today()
+
+    async def _composed(
+        self, check_in: date, check_out: date, guests: int, room_type: str | None
+    ) -> list[RoomOffer] | None:
+        """The stay's offers composed from fresh per-night entries, or None."""
+        if guests > _MAX_GUESTS:
+            return None
+        keys = self.lookup_keys(check_in, check_out)
+        if not keys:
+            return None
+        raws = await self._cache.mget(keys)
+        entries = [per_night.decode_night(raw) for raw in raws[1:]]
+        if any(e is None for e in entries):
+            return None
+        room_types = per_night.decode_room_types(raws[0]) or []
+        rooms = {rt.slug: rt.rooms for rt in room_types}
+        offers = per_night.compose([e.offers for e in entries if e is not None], rooms)
+        if offers is None or (room_type is not None and room_type not in rooms):
+            return None
+        return per_night.for_party(offers, guests, room_type)
+
+    # Warming (agent/pms/warmer.py drives these)
+
+    async def refresh_night(self, night: date) -> None:
+        """Fetch one night from the PMS (one attempt, no retries) and cache it."""
+
+        async def fetch_and_store() -> None:
+            epoch = self._epoch
+            params: dict[str, str | int] = {
+                "check_in": night.isoformat(),
+                "check_out": date.fromordinal(night.toordinal() + 1).isoformat(),
+                "guests": 1,
+            }
+            data = await self._get_json(
+                "availability", "/api/v1/availability", params=params, retry=False
+            )
+            offers = self._parse(_OFFERS, data.get("offers"), "availability")
+            entry = per_night.NightEntry(at=time.time(), offers=offers)
+            await self._cache.store_night(
+                night,
+                per_night.NIGHT_ENTRY.dump_json(entry),
+                ttl_s=self._settings.cache_availability_ttl_s,
+                stale_ttl_s=self._settings.cache_stale_ttl_s,
+                fresh=epoch == self._epoch,
+            )
+
+        await self._flights.do(per_night.night_key(night), fetch_and_store)
+
+    async def refresh_room_types(self) -> None:
+        """Fetch the room types (one attempt, no retries) and cache them."""
+        data = await self._get_json("room_types", "/api/v1/room-types", retry=False)
+        value = self._parse(_ROOM_TYPES, data.get("room_types"), "room_types")
+        await self._cache.store(
+            ROOM_TYPES_KEY,
+            _ROOM_TYPES.dump_json(value),
+            ttl_s=self._settings.cache_room_types_ttl_s,
+            stale_ttl_s=self._settings.cache_stale_ttl_s,
+        )
+
+    @property
+    def cache(self) -> PMSCache:
+        return self._cache
+
+    @property
+    def settings(self) -> PMSSettings:
+        return self._settings
 
     # Bookings and late checkout (never cached)
 
@@ -352,12 +440,19 @@ class PMSClient:
             raise _ServerError(response.status_code)
         return response
 
-    async def _send(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, operation: str, method: str, path: str, *, retry: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         """One logical call: retried attempts under the breaker; 2xx or an exception."""
         try:
-            response = await self._policy(operation).call(
-                guarded, self.breaker, self._attempt, operation, method, path, kwargs
-            )
+            if retry:
+                response = await self._policy(operation).call(
+                    guarded, self.breaker, self._attempt, operation, method, path, kwargs
+                )
+            else:
+                response = await guarded(
+                    self.breaker, self._attempt, operation, method, path, kwargs
+                )
         except BreakerOpen as exc:
             raise PMSUnavailable(f"PMS {operation}: circuit breaker open") from exc
         except (httpx.HTTPError, TimeoutError, _ServerError) as exc:
@@ -370,9 +465,14 @@ class PMSClient:
         return response
 
     async def _get_json(
-        self, operation: str, path: str, params: dict[str, str | int] | None = None
+        self,
+        operation: str,
+        path: str,
+        params: dict[str, str | int] | None = None,
+        *,
+        retry: bool = True,
     ) -> dict[str, Any]:
-        response = await self._send(operation, "GET", path, params=params)
+        response = await self._send(operation, "GET", path, retry=retry, params=params)
         try:
             data = response.json()
         except ValueError as exc:
