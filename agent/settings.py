@@ -130,6 +130,9 @@ class AgentSettings(BaseSettings):
     admin_token: SecretStr = SecretStr("")
     request_max_bytes: int = Field(64 * 1024, ge=1)
     dependency_check_interval_s: float = Field(5.0, gt=0)
+    # uvicorn worker processes on the one port (production); each owns an audit fallback
+    # slot and metrics merge across them (agent/main.py). The lab stack runs one.
+    workers: int = Field(1, ge=1, le=32)
 
     redis: RedisSettings = RedisSettings()
     sessions: SessionSettings = SessionSettings()
