@@ -107,11 +107,13 @@ class PMSClient:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         cache_timeout_s: float = 0.25,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._sleep = sleep
         self._clock = clock
+        self._today = today
         self._http = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
@@ -208,7 +210,7 @@ class PMSClient:
     def _composable(self, check_in: date, check_out: date) -> bool:
         count = (check_out - check_in).days
         limit = self._settings.cache_compose_max_nights
-        return 0 < count <= limit and check_in >= date.today()
+        return 0 < count <= limit and check_in >= self._today()
 
     async def _composed(
         self, check_in: date, check_out: date, guests: int, room_type: str | None
