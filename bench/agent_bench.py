@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +171,22 @@ class AgentBench:
         self.http.post(url, json=body).raise_for_status()
 
     def _warm(self, agent: str | None = None) -> None:
+        """Ask the cached questions once, then wait (up to 20 s) until the warmer has put
+        their nights back in Redis: a phase starts from the steady state, not a flush."""
+        import redis
+
         for text in self.texts:
             self._message(text, agent)
+        keys = [
+            f"pms:night:{(date.today() + timedelta(days=d)).isoformat()}" for d in range(10, 33)
+        ]
+        client = redis.Redis.from_url(self.state.url("redis"), socket_timeout=5)
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and client.exists(*keys) < len(keys):
+                time.sleep(0.2)
+        finally:
+            client.close()
 
     def _wait_for(
         self,

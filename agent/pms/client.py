@@ -136,6 +136,9 @@ class PMSClient:
         self._policies: dict[str, RetryPolicy] = {}
         # Bumped by every booking; a lookup that started before one does not cache as fresh.
         self._epoch = 0
+        # Set by the warmer: refresh invalidated or missing nights at once, in the background.
+        self.refresh_in_background = False
+        self._background: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> PMSClient:
         return self
@@ -150,6 +153,9 @@ class PMSClient:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool (the Redis client belongs to the caller)."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self._http.aclose()
 
     # Lookups (cached)
@@ -221,9 +227,15 @@ class PMSClient:
         keys = self.lookup_keys(check_in, check_out)
         if not keys:
             return None
+        nights = per_night.stay_nights(check_in, check_out)
         raws = await self._cache.mget(keys)
         entries = [per_night.decode_night(raw) for raw in raws[1:]]
-        if any(e is None for e in entries):
+        # Fresh by this agent's TTL, whoever wrote the entry (agents may differ).
+        oldest = time.time() - self._settings.cache_availability_ttl_s
+        if any(e is None or e.at < oldest for e in entries):
+            self._refresh_soon(
+                [n for n, e in zip(nights, entries, strict=True) if e is None or e.at < oldest]
+            )
             return None
         room_types = per_night.decode_room_types(raws[0]) or []
         rooms = {rt.slug: rt.rooms for rt in room_types}
@@ -258,6 +270,22 @@ class PMSClient:
             )
 
         await self._flights.do(per_night.night_key(night), fetch_and_store)
+
+    def _refresh_soon(self, nights: list[date]) -> None:
+        """With the warmer running, fetch these nights now in the background, so the next
+        lookup of them hits instead of waiting for the next warm round."""
+        if not self.refresh_in_background:
+            return
+        for night in nights:
+            task = asyncio.create_task(self._refresh_quietly(night))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _refresh_quietly(self, night: date) -> None:
+        try:
+            await self.refresh_night(night)
+        except (PMSUnavailable, PMSRejected) as exc:
+            log.info("pms.night_refresh_failed", error=type(exc).__name__)
 
     async def refresh_room_types(self) -> None:
         """Fetch the room types (one attempt, no retries) and cache them."""
@@ -399,7 +427,10 @@ class PMSClient:
 
     async def _invalidate_availability(self, check_in: date, check_out: date) -> None:
         self._epoch += 1
-        await self._cache.invalidate_nights(nights_between(check_in, check_out))
+        nights = nights_between(check_in, check_out)
+        await self._cache.invalidate_nights(nights)
+        today = self._today()
+        self._refresh_soon([n for n in nights[: self._settings.cache_warm_days] if n >= today])
 
     def _booking_path(self, booking_id: str) -> str:
         if not _BOOKING_ID.match(booking_id):

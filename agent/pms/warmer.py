@@ -80,6 +80,7 @@ class CacheWarmer:
                 await asyncio.sleep(self._pms.settings.cache_refresh_interval_s)
 
         if self._pms.settings.cache_warm_days > 0:
+            self._pms.refresh_in_background = True
             self._task = asyncio.create_task(loop(), name=f"pms-cache-warmer-{os.getpid()}")
 
     async def stop(self) -> None:
