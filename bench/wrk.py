@@ -55,6 +55,7 @@ local texts = {{
   {bodies}
 }}
 local n = 0
+math.randomseed(os.time())  -- LuaJIT's sequence is the same every run without a seed
 local prefix = "{guest_prefix}-" .. tostring(math.random(1, 1000000000))
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

@@ -237,7 +237,7 @@ class PMSClient:
                 [n for n, e in zip(nights, entries, strict=True) if e is None or e.at < oldest]
             )
             return None
-        room_types = per_night.decode_room_types(raws[0]) or []
+        room_types = per_night.decode_room_types(raws[0]) or ()
         rooms = {rt.slug: rt.rooms for rt in room_types}
         offers = per_night.compose([e.offers for e in entries if e is not None], rooms)
         if offers is None or (room_type is not None and room_type not in rooms):
@@ -260,7 +260,7 @@ class PMSClient:
                 "availability", "/api/v1/availability", params=params, retry=False
             )
             offers = self._parse(_OFFERS, data.get("offers"), "availability")
-            entry = per_night.NightEntry(at=time.time(), offers=offers)
+            entry = per_night.NightEntry(at=time.time(), offers=tuple(offers))
             await self._cache.store_night(
                 night,
                 per_night.NIGHT_ENTRY.dump_json(entry),

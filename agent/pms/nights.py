@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from agent.pms.models import RoomOffer, RoomType
 
@@ -31,12 +31,14 @@ _STALE_NIGHT_PREFIX = "pms:stale:night:"
 class NightEntry(BaseModel):
     """One night's offers and when they were fetched (epoch seconds), for refresh-ahead."""
 
+    model_config = ConfigDict(frozen=True)
+
     at: float
-    offers: list[RoomOffer]
+    offers: tuple[RoomOffer, ...]
 
 
 NIGHT_ENTRY = TypeAdapter(NightEntry)
-ROOM_TYPES = TypeAdapter(list[RoomType])
+ROOM_TYPES = TypeAdapter(tuple[RoomType, ...])
 
 # Cache values read in the request's first Redis round trip, by key (None = absent).
 PREFETCHED: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
@@ -56,22 +58,37 @@ def stay_nights(check_in: date, check_out: date) -> list[date]:
     return [check_in + timedelta(days=i) for i in range((check_out - check_in).days)]
 
 
+class _Decoded:
+    """Decoded values by their exact bytes: an entry is read on every message but changes
+    only when refreshed, so validating it again would redo the same work. Values are
+    immutable models; the map is bounded."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._values: dict[bytes | str, Any] = {}
+
+    def get(self, raw: bytes | str, adapter: TypeAdapter[Any]) -> Any:
+        value = self._values.get(raw)
+        if value is None:
+            try:
+                value = adapter.validate_json(raw)
+            except ValidationError:
+                return None
+            if len(self._values) >= self._limit:
+                self._values.clear()
+            self._values[raw] = value
+        return value
+
+
+_DECODED = _Decoded()
+
+
 def decode_night(raw: bytes | str | None) -> NightEntry | None:
-    if raw is None:
-        return None
-    try:
-        return NIGHT_ENTRY.validate_json(raw)
-    except ValidationError:
-        return None
+    return None if raw is None else _DECODED.get(raw, NIGHT_ENTRY)
 
 
-def decode_room_types(raw: bytes | str | None) -> list[RoomType] | None:
-    if raw is None:
-        return None
-    try:
-        return ROOM_TYPES.validate_json(raw)
-    except ValidationError:
-        return None
+def decode_room_types(raw: bytes | str | None) -> tuple[RoomType, ...] | None:
+    return None if raw is None else _DECODED.get(raw, ROOM_TYPES)
 
 
 def compose(

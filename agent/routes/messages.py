@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import json
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from agent.conversation import InboundMessage
@@ -57,7 +58,7 @@ class MessageOut(BaseModel):
         422: {"description": "invalid fields"},
     },
 )
-async def post_message(request: Request) -> dict[str, Any]:
+async def post_message(request: Request) -> Response:
     """Answer one guest message."""
     _, payload = await read_json(request)
     try:
@@ -75,4 +76,6 @@ async def post_message(request: Request) -> dict[str, Any]:
         )
     )
     # The orchestrator checked and stored the message id in the session's round trips.
-    return {**reply.as_dict(), "duplicate": reply.duplicate}
+    # The body is built here from known fields, so it skips response_model validation.
+    body_out = {**reply.as_dict(), "duplicate": reply.duplicate}
+    return Response(json.dumps(body_out, ensure_ascii=False), media_type="application/json")
