@@ -22,6 +22,8 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from agent import codec
+
 log = structlog.get_logger(__name__)
 
 
@@ -57,14 +59,14 @@ class Deduplicator:
         """An entry read from Redis; replies stored without events are plain reply dicts."""
         if not raw:
             return None
-        data = json.loads(raw)
+        data = codec.loads(raw)
         if isinstance(data, dict) and "reply" in data and "events" in data:
             return Earlier(data["reply"], data["events"])
         return Earlier(data)
 
     @staticmethod
-    def encode(reply: dict[str, Any], events: list[dict[str, Any]]) -> str:
-        return json.dumps({"reply": reply, "events": events}, ensure_ascii=False)
+    def encode(reply: dict[str, Any], events: list[dict[str, Any]]) -> bytes:
+        return codec.dumps({"reply": reply, "events": events})
 
     async def seen(self, channel: str, message_id: str) -> dict[str, Any] | None:
         """The stored reply for this message id, or ``None`` if it is new."""

@@ -13,7 +13,6 @@ other keys the caller names (the dedupe entry, cached PMS answers) in one MGET, 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from agent import codec
 from agent.exceptions import SessionStoreUnavailable
 from agent.metrics import AgentMetrics
 from agent.resilience.retry import RetryPolicy, Sleep
@@ -115,13 +115,13 @@ class SessionStore:
         raw = raws[0]
         if raw is None:
             return Session(guest_id=guest_id, channel=channel), list(raws[1:])
-        return Session(**json.loads(raw)), list(raws[1:])
+        return Session(**codec.loads(raw)), list(raws[1:])
 
-    async def save(self, session: Session, also: Sequence[tuple[str, str, int]] = ()) -> None:
+    async def save(self, session: Session, also: Sequence[tuple[str, bytes, int]] = ()) -> None:
         """Persist the session with its TTL, plus ``also`` (key, value, TTL) in the same
         transaction, retrying transient Redis errors."""
         session.updated_at = time.time()
-        payload = json.dumps(session.to_dict(), ensure_ascii=False)
+        payload = codec.dumps(session.to_dict())
         key = session_key(session.channel, session.guest_id)
         try:
             await self._save_policy.call(self._write, key, payload, session.updated_at, also)
@@ -129,7 +129,7 @@ class SessionStore:
             raise SessionStoreUnavailable(f"session save failed: {exc}") from exc
 
     async def _write(
-        self, key: str, payload: str, seen_at: float, also: Sequence[tuple[str, str, int]]
+        self, key: str, payload: bytes, seen_at: float, also: Sequence[tuple[str, bytes, int]]
     ) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(key, payload, ex=self._settings.ttl_s)

@@ -223,7 +223,7 @@ class Orchestrator:
         )
         session.remember("guest", msg.text, self._settings.sessions.history_max, analysis.intent)
         session.remember("agent", turn.text, self._settings.sessions.history_max, turn.intent)
-        stored: list[tuple[str, str, int]] = []
+        stored: list[tuple[str, bytes, int]] = []
         if dedupe is not None and dedupe_key and remember:
             entry = dedupe.encode(reply.as_dict(), [e.to_dict() for e in events])
             stored.append((dedupe_key, entry, dedupe.ttl_s))
@@ -255,7 +255,7 @@ class Orchestrator:
         )
         return reply
 
-    async def _save(self, session: Session, also: list[tuple[str, str, int]]) -> bool:
+    async def _save(self, session: Session, also: list[tuple[str, bytes, int]]) -> bool:
         try:
             await self._sessions.save(session, also)
         except SessionStoreUnavailable as exc:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
+from agent import codec
 from agent.conversation import InboundMessage
 from agent.errors import ClientError, validation_details
 from agent.routes.common import read_json
@@ -78,4 +78,4 @@ async def post_message(request: Request) -> Response:
     # The orchestrator checked and stored the message id in the session's round trips.
     # The body is built here from known fields, so it skips response_model validation.
     body_out = {**reply.as_dict(), "duplicate": reply.duplicate}
-    return Response(json.dumps(body_out, ensure_ascii=False), media_type="application/json")
+    return Response(codec.dumps(body_out), media_type="application/json")
