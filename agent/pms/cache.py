@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, timedelta
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import structlog
 from redis.asyncio import Redis
@@ -43,6 +43,19 @@ def availability_key(check_in: date, check_out: date, guests: int, room_type: st
     # Quoting keeps a guest-supplied room type from adding ':' separators to the key.
     kind = quote(room_type, safe="") if room_type else "any"
     return f"pms:availability:{check_in.isoformat()}:{check_out.isoformat()}:{guests}:{kind}"
+
+
+def parse_availability_key(key: str) -> tuple[date, date, int, str | None] | None:
+    """The stay an ``availability_key`` names, or None if ``key`` is not one."""
+    parts = key.split(":")
+    if len(parts) != 6 or parts[:2] != ["pms", "availability"]:
+        return None
+    try:
+        check_in, check_out = date.fromisoformat(parts[2]), date.fromisoformat(parts[3])
+        guests = int(parts[4])
+    except ValueError:
+        return None
+    return check_in, check_out, guests, None if parts[5] == "any" else unquote(parts[5])
 
 
 def stale_key(key: str) -> str:
@@ -143,19 +156,22 @@ class PMSCache:
 
         await self._run("store", write)
 
-    async def invalidate_nights(self, nights: Iterable[date]) -> None:
-        """Delete every fresh availability entry that covers one of ``nights``."""
+    async def invalidate_nights(self, nights: Iterable[date]) -> list[str]:
+        """Delete every fresh availability entry that covers one of ``nights``; returns the
+        keys of the stay entries deleted."""
         redis = self._redis
         nights = list(nights)
         indexes = [night_index_key(n) for n in nights]
         if redis is None or not indexes:
-            return
+            return []
 
         async def drop() -> Any:
             members = await redis.sunion(indexes)
-            return await redis.delete(*members, *indexes, *(night_key(n) for n in nights))
+            await redis.delete(*members, *indexes, *(night_key(n) for n in nights))
+            return members
 
-        await self._run("invalidate", drop)
+        members = await self._run("invalidate", drop) or ()
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     async def _run(self, op: str, fn: Callable[[], Awaitable[Any]]) -> Any:
         try:

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from agent.metrics import AgentMetrics
 from agent.pms import PMSClient
+from agent.pms.cache import availability_key
 from agent.pms.models import Localized, NightlyRate, RoomOffer
 from agent.pms.nights import compose, night_key
 from agent.pms.warmer import CacheWarmer
@@ -146,4 +147,29 @@ async def test_concurrent_refreshes_of_one_night_make_one_pms_call(
     await asyncio.gather(*waiting)
     assert fake_pms.calls_to(AVAILABILITY) == 1
     assert await fake_redis.exists(night_key(night))
+    await pms.aclose()
+
+
+async def test_with_the_warmer_a_booking_refetches_the_stays_guests_asked_for(
+    warmed: Callable[[], PMSClient], fake_pms: FakePMS, fake_redis: fakeredis.FakeAsyncRedis
+) -> None:
+    pms = warmed()
+    pms.refresh_in_background = True  # what CacheWarmer.start() sets
+    stay = (TODAY + timedelta(days=5), TODAY + timedelta(days=7))
+    first = await pms.availability(stay[0], stay[1], 2)  # no nights yet: looked up whole
+    assert first.source == "pms"
+    key = availability_key(stay[0], stay[1], 2, None)
+    await pms.create_booking(
+        room_type="suite", check_in=stay[0], check_out=stay[1], guests=2, guest_name="C",
+        guest_id="c",
+    )  # fmt: skip
+    for _ in range(100):  # the refetch runs in the background
+        if await fake_redis.exists(key):
+            break
+        await asyncio.sleep(0.01)
+    calls = fake_pms.calls
+    again = await pms.availability(stay[0], stay[1], 2)
+    assert again.source == "cache" and fake_pms.calls == calls
+    before = {o.room_type: o.available for o in first.value}
+    assert {o.room_type: o.available for o in again.value}["suite"] == before["suite"] - 1
     await pms.aclose()
