@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mix-duration",
         type=float,
-        default=30.0,
+        default=60.0,
         help="seconds of the guest-mix phase (a third is warm-up)",
     )
     parser.add_argument("--redis-latency-ms", type=int, default=150)

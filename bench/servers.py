@@ -56,6 +56,7 @@ def agent_env(state: StackState, port: int, folder: Path, profile: str) -> dict[
             "AGENT_AUDIT__FALLBACK_PATH": str(folder / "audit_fallback.jsonl"),
             "AGENT_WHATSAPP__APP_SECRET": state.whatsapp_secret,
             "AGENT_WHATSAPP__VERIFY_TOKEN": state.whatsapp_secret,
+            "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{state.url('pms')}/graph",
             "AGENT_LOG_LEVEL": "WARNING",
         }
     )

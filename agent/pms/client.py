@@ -9,6 +9,7 @@ Availability is first composed from per-night entries kept fresh by the warmer
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +22,7 @@ import structlog
 from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import Redis
 
-from agent.exceptions import PMSRejected, PMSUnavailable
+from agent.exceptions import PMSNotFound, PMSRejected, PMSUnavailable
 from agent.metrics import AgentMetrics
 from agent.pms import nights as per_night
 from agent.pms.cache import (
@@ -42,6 +43,7 @@ T = TypeVar("T")
 log = structlog.get_logger("agent.pms")
 # The PMS refuses parties above this, so composing an answer for one would be wrong.
 _MAX_GUESTS = 10
+_SLUG = re.compile(r"^[a-z0-9_-]{1,32}$")
 _ROOM_TYPES = TypeAdapter(list[RoomType])
 _OFFERS = TypeAdapter(list[RoomOffer])
 
@@ -110,19 +112,30 @@ class PMSClient(PMSTransport):
     async def availability(
         self, check_in: date, check_out: date, guests: int, room_type: str | None = None
     ) -> Lookup[list[RoomOffer]]:
-        """Offers per room type for a stay, cached for a few minutes."""
+        """Offers per room type for a stay: composed from fresh nights, else the stay's
+        cached entry (one per stay, every room type for one guest, filtered for the
+        party here), else the PMS."""
         composed = await self._composed(check_in, check_out, guests, room_type)
         if composed is not None:
             self._metrics.pms_cache_hits.labels(kind="availability").inc()
             return Lookup(composed, "cache")
-        return await self._lookup(
+        whole = guests <= _MAX_GUESTS and (room_type is None or _SLUG.match(room_type))
+        # A party or room type the PMS would refuse is asked as it is, to get its answer.
+        asked = (1, None) if whole else (guests, room_type)
+        lookup = await self._lookup(
             "availability",
-            availability_key(check_in, check_out, guests, room_type),
+            availability_key(check_in, check_out, *asked),
             _OFFERS,
-            self._stay_fetch(check_in, check_out, guests, room_type),
+            self._stay_fetch(check_in, check_out, *asked),
             ttl_s=self._settings.cache_availability_ttl_s,
             nights=nights_between(check_in, check_out),
         )
+        if not whole:
+            return lookup
+        if room_type is not None and all(o.room_type != room_type for o in lookup.value):
+            # Every room type holds one guest, so one missing here is unknown to the PMS.
+            raise PMSNotFound(404, f"unknown room type {room_type!r}")
+        return Lookup(per_night.for_party(lookup.value, guests, room_type), lookup.source)
 
     def _stay_fetch(
         self, check_in: date, check_out: date, guests: int, room_type: str | None
