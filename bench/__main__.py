@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.agent_bench import AgentBench, BenchConfig, load_proxy_bench
+from bench.agent_bench import AgentBench, BenchConfig
+from bench.util import load_proxy_bench
 from chaos.exceptions import ChaosError
 from chaos.stack.state import discover
 

@@ -26,8 +26,6 @@ Nothing here asserts a speed; the figures are printed and written to ``reports/b
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
 import os
 import platform
 import time
@@ -41,12 +39,13 @@ from typing import Any
 import httpx
 
 from bench import procs, servers, wrk
+from bench.util import figures_of, metric_sum, ratio
 from chaos.faults import Fault, inject, verify_clean
 from chaos.load import agent_metrics
 from chaos.load.conversations import cached_turns
 from chaos.load.errors import LoadError
 from chaos.load.runner import LocustLoad
-from chaos.load.thresholds import AGGREGATED, Figures
+from chaos.load.thresholds import AGGREGATED
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 
@@ -65,36 +64,6 @@ class BenchConfig:
     pms_api_key: str = "pms-dev-key"
     work_dir: Path = Path("reports/bench")
     recover_timeout_s: float = 60.0
-
-
-def _figures(fig: Figures) -> dict[str, float]:
-    return {
-        "rps": round(fig.rps, 2),
-        "p50_ms": fig.p50_ms,
-        "p95_ms": fig.p95_ms,
-        "p99_ms": fig.p99_ms,
-        "requests": fig.requests,
-        "failures": fig.failures,
-    }
-
-
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or not denominator or denominator <= 0:
-        return None
-    return round(numerator / denominator, 3)
-
-
-def _counter(agent: str, name: str) -> float:
-    """The sum of one counter over its labels, from the agent's ``/metrics``."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = httpx.get(f"{agent}/metrics", timeout=10.0).text
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name
-    )
 
 
 class AgentBench:
@@ -117,13 +86,20 @@ class AgentBench:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _wrk(self, label: str, url: str, script: str, pid: int | None = None) -> dict[str, Any]:
-        """One wrk phase; with ``pid``, that process tree's CPU seconds per request too."""
+    def _wrk_warm_up(self, label: str, url: str, script: str) -> None:
+        """An unmeasured second: pools grow and statements get prepared at the start of a
+        load, which is not the steady state a figure describes."""
         cfg = self.config
-        # An unmeasured second first: pools grow and statements get prepared at the start
-        # of a load, which is not the steady state the figure describes.
         wrk.run(url, script, connections=cfg.users, duration_s=1, work_dir=cfg.work_dir,
                 name=f"{label}_warmup")  # fmt: skip
+
+    def _wrk(
+        self, label: str, url: str, script: str, pid: int | None = None, warm_up: bool = True
+    ) -> dict[str, Any]:
+        """One wrk phase; with ``pid``, that process tree's CPU seconds per request too."""
+        cfg = self.config
+        if warm_up:
+            self._wrk_warm_up(label, url, script)
         cpu_before = procs.tree_cpu_seconds(pid) if pid else 0.0
         result = wrk.run(
             url,
@@ -144,10 +120,10 @@ class AgentBench:
         return out
 
     def _messages(
-        self, label: str, url: str | None = None, pid: int | None = None
+        self, label: str, url: str | None = None, pid: int | None = None, warm_up: bool = True
     ) -> dict[str, Any]:
         script = wrk.messages_script(self.texts, f"bench-{label}")
-        return self._wrk(label, url or self.agent, script, pid)
+        return self._wrk(label, url or self.agent, script, pid, warm_up)
 
     def _reset_pms(self) -> None:
         response = httpx.post(
@@ -234,8 +210,8 @@ class AgentBench:
             before, agent_metrics.read(self.agent)
         )
         out["agent_cached"] = cached
-        out["agent_to_bare_ratio"] = _ratio(cached["rps"], out["bare_endpoint"]["rps"])
-        out["live_to_bare_app_ratio"] = _ratio(out["bare_endpoint"]["rps"], out["bare_app"]["rps"])
+        out["agent_to_bare_ratio"] = ratio(cached["rps"], out["bare_endpoint"]["rps"])
+        out["live_to_bare_app_ratio"] = ratio(out["bare_endpoint"]["rps"], out["bare_app"]["rps"])
         out["agent_cpu_ms_per_message"] = cached.get("server_cpu_ms_per_request")
         return out
 
@@ -271,7 +247,7 @@ class AgentBench:
             "warm_up_s": round(warm_s, 1),
             "measured_s": round(cfg.mix_duration_s - warm_s, 1),
             "lookups": after.lookups - before.lookups,
-            **_figures(fig),
+            **figures_of(fig),
         }
 
     def guest_mix_profiles(self) -> dict[str, Any]:
@@ -298,7 +274,7 @@ class AgentBench:
         return {
             "latency_ms": ms,
             **fig,
-            "ratio": _ratio(fig["p95_ms"], healthy_p95),
+            "ratio": ratio(fig["p95_ms"], healthy_p95),
             "redis_trips": round(added, 2) if added is not None else None,
         }
 
@@ -322,7 +298,7 @@ class AgentBench:
         )
         return {
             **fig,
-            "ratio": _ratio(fig["p95_ms"], healthy_p95),
+            "ratio": ratio(fig["p95_ms"], healthy_p95),
             "audit_breaker_open": opened,
             "audit_breaker_state_at_end": during.audit_breaker_state,
             "fallback_pending_at_end": during.audit_fallback_pending,
@@ -337,9 +313,10 @@ class AgentBench:
         with servers.extra_agent(self.state, self.config.work_dir, env=env) as (url, pid):
             self._warm(url)
             workers = len(procs.children(pid))
-            counted_before = _counter(url, "orchestrator_messages_total")
-            fig = self._messages("workers", url, pid)
-            counted = _counter(url, "orchestrator_messages_total") - counted_before
+            self._wrk_warm_up("workers", url, wrk.messages_script(self.texts, "bench-warm"))
+            counted_before = metric_sum(url, "orchestrator_messages_total")
+            fig = self._messages("workers", url, pid, warm_up=False)
+            counted = metric_sum(url, "orchestrator_messages_total") - counted_before
         return {
             "workers": n,
             "worker_processes_seen": workers,
@@ -404,7 +381,7 @@ class AgentBench:
         if self.config.workers > 1:
             self.progress(f"{self.config.workers} worker processes, cached path")
             out["workers"] = self.workers()
-            out["workers"]["to_one_worker_ratio"] = _ratio(
+            out["workers"]["to_one_worker_ratio"] = ratio(
                 out["workers"]["rps"], out["agent_cached"]["rps"]
             )
         out["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -424,26 +401,3 @@ class AgentBench:
             return runner(), ""
         except Exception as exc:  # a colleague's module: report its failure, keep ours
             return "unavailable", f"bench.proxy_bench.run() failed: {type(exc).__name__}: {exc}"
-
-
-def load_proxy_bench(quick: bool) -> Callable[[], dict[str, Any]] | None:
-    """``bench.proxy_bench.run`` when that module exists, bound to a quick run if asked."""
-    try:
-        module = importlib.import_module("bench.proxy_bench")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("bench.proxy_bench", "bench"):
-            raise
-        return None
-    run = getattr(module, "run", None)
-    if not callable(run):
-        return None
-    params = inspect.signature(run).parameters
-    kwargs: dict[str, Any] = {}
-    if quick and "quick" in params:
-        kwargs["quick"] = True
-
-    def call() -> dict[str, Any]:
-        result = run(**kwargs)
-        return dict(result) if isinstance(result, dict) else {"result": result}
-
-    return call
