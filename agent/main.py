@@ -178,7 +178,9 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
     app.state.metrics = metrics_
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (messages, whatsapp, health, admin, metrics):
+    # Routers are matched in this order, each a step for every request: probes and guest
+    # messages, by far the most frequent, come first.
+    for module in (health, messages, metrics, whatsapp, admin):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimitMiddleware,
