@@ -122,14 +122,25 @@ class PMSClient(PMSTransport):
         whole = guests <= _MAX_GUESTS and (room_type is None or _SLUG.match(room_type))
         # A party or room type the PMS would refuse is asked as it is, to get its answer.
         asked = (1, None) if whole else (guests, room_type)
-        lookup = await self._lookup(
-            "availability",
-            availability_key(check_in, check_out, *asked),
-            _OFFERS,
-            self._stay_fetch(check_in, check_out, *asked),
-            ttl_s=self._settings.cache_availability_ttl_s,
-            nights=nights_between(check_in, check_out),
-        )
+        try:
+            lookup = await self._lookup(
+                "availability",
+                availability_key(check_in, check_out, *asked),
+                _OFFERS,
+                self._stay_fetch(check_in, check_out, *asked),
+                ttl_s=self._settings.cache_availability_ttl_s,
+                nights=nights_between(check_in, check_out),
+            )
+        except PMSUnavailable:
+            # No stale copy of the stay: compose one from the nights' stale copies.
+            composed = None
+            if whole:
+                composed = await self._composed(check_in, check_out, guests, room_type, stale=True)
+            if composed is None:
+                raise
+            self._metrics.pms_cache_stale_served.inc()
+            log.info("pms.stale_served", kind="availability", composed=True)
+            return Lookup(composed, "stale")
         if not whole:
             return lookup
         if room_type is not None and all(o.room_type != room_type for o in lookup.value):
@@ -184,19 +195,31 @@ class PMSClient(PMSTransport):
         return 0 < count <= limit and check_in >= self._today()
 
     async def _composed(
-        self, check_in: date, check_out: date, guests: int, room_type: str | None
+        self,
+        check_in: date,
+        check_out: date,
+        guests: int,
+        room_type: str | None,
+        *,
+        stale: bool = False,
     ) -> list[RoomOffer] | None:
-        """The stay's offers composed from fresh per-night entries, or None."""
+        """The stay's offers composed from fresh per-night entries (or, with ``stale``,
+        from their long-lived copies), or None."""
         if guests > _MAX_GUESTS:
             return None
         keys = self.lookup_keys(check_in, check_out)
         if not keys:
             return None
+        if stale:
+            keys = [stale_key(ROOM_TYPES_KEY), *(per_night.stale_night_key(n) for n in
+                    per_night.stay_nights(check_in, check_out))]  # fmt: skip
         nights = per_night.stay_nights(check_in, check_out)
         raws = await self._cache.mget(keys)
         entries = [per_night.decode_night(raw) for raw in raws[1:]]
         # Fresh by this agent's TTL, whoever wrote the entry (agents may differ).
-        oldest = time.time() - self._settings.cache_availability_ttl_s
+        oldest = 0.0 if stale else time.time() - self._settings.cache_availability_ttl_s
+        if stale and any(e is None for e in entries):
+            return None
         if any(e is None or e.at < oldest for e in entries):
             self._refresh_soon(
                 [n for n, e in zip(nights, entries, strict=True) if e is None or e.at < oldest]

@@ -20,7 +20,7 @@ from agent.pms.models import Localized, NightlyRate, RoomOffer
 from agent.pms.nights import compose, night_key
 from agent.pms.warmer import CacheWarmer
 from agent.settings import PMSSettings
-from chaos.pms_simulator.testing import FakePMS
+from chaos.pms_simulator.testing import FakePMS, RecordingSleep
 
 from .conftest import API_KEY, TODAY
 
@@ -62,7 +62,10 @@ def test_a_full_night_makes_the_stay_full() -> None:
 
 @pytest.fixture
 def warmed(
-    metrics: AgentMetrics, fake_pms: FakePMS, fake_redis: fakeredis.FakeAsyncRedis
+    metrics: AgentMetrics,
+    fake_pms: FakePMS,
+    fake_redis: fakeredis.FakeAsyncRedis,
+    sleeps: RecordingSleep,
 ) -> Callable[[], PMSClient]:
     def build() -> PMSClient:
         settings = PMSSettings(base_url="http://pms.test", api_key=SecretStr(API_KEY))
@@ -71,6 +74,7 @@ def warmed(
             metrics,
             fake_redis,
             transport=httpx.MockTransport(fake_pms),
+            sleep=sleeps,
             today=lambda: TODAY,
         )
 
@@ -172,4 +176,24 @@ async def test_with_the_warmer_a_booking_refetches_the_stays_guests_asked_for(
     assert again.source == "cache" and fake_pms.calls == calls
     before = {o.room_type: o.available for o in first.value}
     assert {o.room_type: o.available for o in again.value}["suite"] == before["suite"] - 1
+    await pms.aclose()
+
+
+async def test_with_the_pms_down_a_stay_is_composed_from_the_nights_stale_copies(
+    warmed: Callable[[], PMSClient],
+    fake_pms: FakePMS,
+    fake_redis: fakeredis.FakeAsyncRedis,
+    metrics: AgentMetrics,
+) -> None:
+    pms = warmed()
+    await CacheWarmer(pms, metrics).refresh_once(TODAY, claim=False)
+    stay = (TODAY + timedelta(days=2), TODAY + timedelta(days=5))
+    fresh = await pms.availability(stay[0], stay[1], 2)
+    for key in await fake_redis.keys("pms:night:*"):
+        await fake_redis.delete(key)  # the fresh entries expired during the outage
+    fake_pms.fail_connect()
+    lookup = await pms.availability(stay[0], stay[1], 2)
+    assert lookup.source == "stale"
+    assert lookup.value == fresh.value
+    assert metrics.registry.get_sample_value("pms_cache_stale_served_total") == 1
     await pms.aclose()
