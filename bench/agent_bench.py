@@ -322,8 +322,9 @@ class AgentBench:
             "worker_processes_seen": workers,
             **fig,
             "messages_counted_by_metrics": counted,
-            # wrk stops counting with up to one request per connection still in flight.
-            "metrics_count_every_message": 0 <= counted - fig["requests"] <= self.config.users,
+            # Up to one request per connection is in flight when the window opens (the
+            # warm-up's last) and when wrk stops counting.
+            "metrics_count_every_message": 0 <= counted - fig["requests"] <= 2 * self.config.users,
         }
 
     def run(

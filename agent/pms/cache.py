@@ -120,6 +120,27 @@ class PMSCache:
 
         await self._run("store_night", write)
 
+    async def expiring_stays(self, nights: Iterable[date], within_s: float) -> list[str]:
+        """Keys of the cached stay entries on ``nights`` that expire within ``within_s``,
+        soonest first (two round trips: the night indexes, then each entry's TTL)."""
+        redis = self._redis
+        indexes = [night_index_key(n) for n in nights]
+        if redis is None or not indexes:
+            return []
+
+        async def find() -> Any:
+            members = sorted(await redis.sunion(indexes))
+            if not members:
+                return []
+            pipe = redis.pipeline(transaction=False)
+            for member in members:
+                pipe.pttl(member)
+            ttls = await pipe.execute()
+            due = [(t, m) for m, t in zip(members, ttls, strict=True) if 0 < t < within_s * 1000]
+            return [m.decode() if isinstance(m, bytes) else str(m) for _, m in sorted(due)]
+
+        return list(await self._run("expiring", find) or [])
+
     async def claim(self, key: str, ttl_s: float) -> bool:
         """True for the one caller (of any process) that sets ``key`` first within ``ttl_s``."""
         redis = self._redis

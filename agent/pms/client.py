@@ -149,7 +149,13 @@ class PMSClient(PMSTransport):
         return Lookup(per_night.for_party(lookup.value, guests, room_type), lookup.source)
 
     def _stay_fetch(
-        self, check_in: date, check_out: date, guests: int, room_type: str | None
+        self,
+        check_in: date,
+        check_out: date,
+        guests: int,
+        room_type: str | None,
+        *,
+        retry: bool = True,
     ) -> Callable[[], Awaitable[list[RoomOffer]]]:
         params: dict[str, str | int] = {
             "check_in": check_in.isoformat(),
@@ -160,18 +166,21 @@ class PMSClient(PMSTransport):
             params["room_type"] = room_type
 
         async def fetch() -> list[RoomOffer]:
-            data = await self._get_json("availability", "/api/v1/availability", params=params)
+            data = await self._get_json(
+                "availability", "/api/v1/availability", params=params, retry=retry
+            )
             return self._parse(_OFFERS, data.get("offers"), "availability")
 
         return fetch
 
-    async def _refresh_stay(self, key: str) -> None:
-        """Fetch a stay's whole entry again (after a booking dropped it)."""
+    async def refresh_stay(self, key: str, *, quiet: bool = True) -> None:
+        """Fetch a stay's whole entry again (one attempt). ``quiet`` logs a PMS failure
+        instead of raising it (background refetches after a booking)."""
         stay = parse_availability_key(key)
         if stay is None:
             return
         check_in, check_out, guests, room_type = stay
-        fetch = self._stay_fetch(check_in, check_out, guests, room_type)
+        fetch = self._stay_fetch(check_in, check_out, guests, room_type, retry=False)
         ttl_s = self._settings.cache_availability_ttl_s
         nights = nights_between(check_in, check_out)
         try:
@@ -179,6 +188,8 @@ class PMSClient(PMSTransport):
                 key, lambda: self._fetch_and_store(key, _OFFERS, fetch, ttl_s, nights)
             )
         except (PMSUnavailable, PMSRejected) as exc:
+            if not quiet:
+                raise
             log.info("pms.stay_refresh_failed", error=type(exc).__name__)
 
     def lookup_keys(self, check_in: date, check_out: date | None) -> list[str]:
@@ -264,7 +275,7 @@ class PMSClient(PMSTransport):
         the background, so the next lookup hits instead of waiting for the next round."""
         if not self.refresh_in_background:
             return
-        work = [self._refresh_quietly(n) for n in nights] + [self._refresh_stay(k) for k in stays]
+        work = [self._refresh_quietly(n) for n in nights] + [self.refresh_stay(k) for k in stays]
         for job in work:
             task = asyncio.create_task(job)
             self._background.add(task)

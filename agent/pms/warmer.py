@@ -6,6 +6,10 @@ types in one MGET, and fetches from the PMS those missing or older than
 ``cache_refresh_ahead`` of their TTL, a few at a time, one attempt each under the PMS
 breaker. A failure ends the round: an unavailable PMS is asked once per round, not once
 per night. Guests' lookups then compose any stay from fresh nights (agent/pms/nights.py).
+
+Stays the nights cannot prove (rooms taken on several of their nights) are cached whole
+when a guest asks; the round also refreshes, ahead of expiry, up to ``STAYS_PER_ROUND``
+such entries, soonest to expire first, so popular stays keep hitting.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from agent.pms.nights import decode_night, night_key
 log = structlog.get_logger("agent.pms.warmer")
 CLAIM_KEY = "pms:warm:claim"
 PARALLEL_FETCHES = 4
+STAYS_PER_ROUND = 32
 
 
 class CacheWarmer:
@@ -62,6 +67,12 @@ class CacheWarmer:
                 batch = due[start : start + PARALLEL_FETCHES]
                 await asyncio.gather(*(self._pms.refresh_night(n) for n in batch))
                 fetched += len(batch)
+            window_s = s.cache_availability_ttl_s * (1 - s.cache_refresh_ahead)
+            stays = await self._pms.cache.expiring_stays(nights, window_s)
+            for start in range(0, min(len(stays), STAYS_PER_ROUND), PARALLEL_FETCHES):
+                keys = stays[start : min(start + PARALLEL_FETCHES, STAYS_PER_ROUND)]
+                await asyncio.gather(*(self._pms.refresh_stay(k, quiet=False) for k in keys))
+                fetched += len(keys)
         except (PMSUnavailable, PMSRejected) as exc:
             self._metrics.pms_cache_refreshes.labels(outcome="failed").inc()
             log.info("pms.warm_round_stopped", error=type(exc).__name__, fetched=fetched)

@@ -197,3 +197,26 @@ async def test_with_the_pms_down_a_stay_is_composed_from_the_nights_stale_copies
     assert lookup.value == fresh.value
     assert metrics.registry.get_sample_value("pms_cache_stale_served_total") == 1
     await pms.aclose()
+
+
+async def test_the_warmer_refreshes_cached_stays_before_they_expire(
+    warmed: Callable[[], PMSClient],
+    fake_pms: FakePMS,
+    fake_redis: fakeredis.FakeAsyncRedis,
+    metrics: AgentMetrics,
+) -> None:
+    pms = warmed()
+    stay = (TODAY + timedelta(days=5), TODAY + timedelta(days=7))
+    await pms.availability(stay[0], stay[1], 2)  # cached whole: the nights are not warm yet
+    key = availability_key(stay[0], stay[1], 1, None)
+    warmer = CacheWarmer(pms, metrics)
+    await warmer.refresh_once(TODAY, claim=False)
+    asked = {"check_in": "2026-03-07", "check_out": "2026-03-09", "guests": "1"}
+    stay_calls = [r for r in fake_pms.requests if dict(r.url.params) == asked]
+    assert len(stay_calls) == 1  # a fresh entry is left alone
+    await fake_redis.expire(key, 10)  # now it is about to expire
+    await warmer.refresh_once(TODAY, claim=False)
+    stay_calls = [r for r in fake_pms.requests if dict(r.url.params) == asked]
+    assert len(stay_calls) == 2
+    assert await fake_redis.ttl(key) > 250
+    await pms.aclose()
