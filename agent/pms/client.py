@@ -44,6 +44,8 @@ log = structlog.get_logger("agent.pms")
 # The PMS refuses parties above this, so composing an answer for one would be wrong.
 _MAX_GUESTS = 10
 _SLUG = re.compile(r"^[a-z0-9_-]{1,32}$")
+# How long a booking's reply may wait for the entries it dropped to be fetched again.
+_REFETCH_WAIT_S = 0.5
 _ROOM_TYPES = TypeAdapter(list[RoomType])
 _OFFERS = TypeAdapter(list[RoomOffer])
 
@@ -270,16 +272,19 @@ class PMSClient(PMSTransport):
 
         await self._flights.do(per_night.night_key(night), fetch_and_store)
 
-    def _refresh_soon(self, nights: list[date], stays: Sequence[str] = ()) -> None:
+    def _refresh_soon(
+        self, nights: list[date], stays: Sequence[str] = ()
+    ) -> list[asyncio.Task[None]]:
         """With the warmer running, fetch these nights (and stay entries, by key) now in
         the background, so the next lookup hits instead of waiting for the next round."""
         if not self.refresh_in_background:
-            return
+            return []
         work = [self._refresh_quietly(n) for n in nights] + [self.refresh_stay(k) for k in stays]
-        for job in work:
-            task = asyncio.create_task(job)
+        tasks = [asyncio.create_task(job) for job in work]
+        for task in tasks:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+        return tasks
 
     async def _refresh_quietly(self, night: date) -> None:
         try:
@@ -338,7 +343,11 @@ class PMSClient(PMSTransport):
             await self._invalidate_availability(check_in, check_out)
             raise
         booking = self._parse_model(Booking, response, "create_booking")
-        await self._invalidate_availability(booking.check_in, booking.check_out)
+        refetching = await self._invalidate_availability(booking.check_in, booking.check_out)
+        if refetching:
+            # The booking's reply waits (briefly) for the dropped entries to come back, so
+            # the guests asking next about these dates find them instead of missing.
+            await asyncio.wait(refetching, timeout=_REFETCH_WAIT_S)
         return booking
 
     # Internals
@@ -401,11 +410,13 @@ class PMSClient(PMSTransport):
             log.warning("pms.cache_entry_invalid")
             return None
 
-    async def _invalidate_availability(self, check_in: date, check_out: date) -> None:
+    async def _invalidate_availability(
+        self, check_in: date, check_out: date
+    ) -> list[asyncio.Task[None]]:
         self._epoch += 1
         nights = nights_between(check_in, check_out)
         stays = await self._cache.invalidate_nights(nights)
         today = self._today()
         warmed = [n for n in nights[: self._settings.cache_warm_days] if n >= today]
         # The stays guests asked for come back at once too: popular dates stay cached.
-        self._refresh_soon(warmed, stays)
+        return self._refresh_soon(warmed, stays)
