@@ -1,4 +1,4 @@
-"""The agent's Prometheus metrics: the contract in ARCHITECTURE.md, in one place.
+"""The agent's Prometheus metrics: the metric contract (docs/architecture.md), in one place.
 
 Every metric lives on a registry owned by the app, so tests get a fresh one and two
 apps in one process never share counters. Gauges get their value at start-up.
@@ -113,6 +113,13 @@ class AgentMetrics:
         self.audit_events = Counter(
             "audit_events_total", "Audit events by where they went.", ["outcome"], registry=r
         )
+        self.audit_write_failures = Counter(
+            "audit_write_failures_total",
+            "Direct audit writes that failed, by reason: timeout (the write budget ran out) "
+            "or error (PostgreSQL refused or the connection broke).",
+            ["reason"],
+            registry=r,
+        )
         self.audit_fallback_pending = Gauge(
             "audit_fallback_pending",
             "Audit events in the fallback file not yet replayed.",
@@ -207,6 +214,8 @@ class AgentMetrics:
             self.pms_cache_refreshes.labels(outcome=outcome)
         for outcome in ("written", "fallback", "replayed"):
             self.audit_events.labels(outcome=outcome)
+        for reason in ("timeout", "error"):
+            self.audit_write_failures.labels(reason=reason)
         for outcome in ("sent", "suppressed", "failed"):
             self.alerts_sent.labels(outcome=outcome)
         for pool in DB_POOLS:

@@ -39,9 +39,9 @@ from typing import Any
 import httpx
 
 from bench import procs, servers, wrk
-from bench.util import figures_of, metric_sum, ratio
+from bench.util import figures_of, lookups, metric_sum, ratio
+from chaos import metrics
 from chaos.faults import Fault, inject, verify_clean
-from chaos.load import agent_metrics
 from chaos.load.conversations import cached_turns
 from chaos.load.errors import LoadError
 from chaos.load.runner import LocustLoad
@@ -171,7 +171,7 @@ class AgentBench:
     def _wait_for(
         self,
         what: str,
-        ok: Callable[[agent_metrics.AgentReading], bool],
+        ok: Callable[[metrics.Scrape], bool],
         timeout_s: float,
         nudge: bool = True,
     ) -> bool:
@@ -179,7 +179,7 @@ class AgentBench:
         (a breaker only moves when something calls through it)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if ok(agent_metrics.read(self.agent)):
+            if ok(metrics.scrape(self.agent, timeout_s=5.0)):
                 return True
             if nudge:
                 with contextlib.suppress(httpx.HTTPError):
@@ -204,10 +204,10 @@ class AgentBench:
             "agent_live", f"{self.agent}/health/live", wrk.get_script(), self.agent_pid
         )
         self._warm()
-        before = agent_metrics.read(self.agent)
+        before = metrics.scrape(self.agent, timeout_s=5.0)
         cached = self._messages("cached", pid=self.agent_pid)
-        cached["cache_hit_ratio"] = agent_metrics.cache_hit_ratio(
-            before, agent_metrics.read(self.agent)
+        cached["cache_hit_ratio"] = metrics.cache_hit_ratio(
+            before, metrics.scrape(self.agent, timeout_s=5.0)
         )
         out["agent_cached"] = cached
         out["agent_to_bare_ratio"] = ratio(cached["rps"], out["bare_endpoint"]["rps"])
@@ -234,19 +234,19 @@ class AgentBench:
         load.start()
         try:
             time.sleep(warm_s)
-            before = agent_metrics.read(agent)
+            before = metrics.scrape(agent, timeout_s=5.0)
             time.sleep(cfg.mix_duration_s - warm_s)
-            after = agent_metrics.read(agent)
+            after = metrics.scrape(agent, timeout_s=5.0)
         finally:
             load.stop()
         fig = load.result().figures()[AGGREGATED]
         self._reset_pms()  # the mix books rooms; leave the hotel empty again
         self._flush_pms_cache()  # and the cache must not remember those bookings
         return {
-            "cache_hit_ratio": agent_metrics.cache_hit_ratio(before, after),
+            "cache_hit_ratio": metrics.cache_hit_ratio(before, after),
             "warm_up_s": round(warm_s, 1),
             "measured_s": round(cfg.mix_duration_s - warm_s, 1),
-            "lookups": after.lookups - before.lookups,
+            "lookups": lookups(after) - lookups(before),
             **figures_of(fig),
         }
 
@@ -281,29 +281,34 @@ class AgentBench:
     def postgres_outage(self, healthy_p95: float) -> dict[str, Any]:
         cfg = self.config
         self._warm()
-        before = agent_metrics.read(self.agent)
+        before = metrics.scrape(self.agent, timeout_s=5.0)
         with self._fault(Fault("postgres", "down")):
             opened = self._wait_for(
-                "the audit breaker to open", lambda r: r.audit_breaker_state == 1, 30.0
+                "the audit breaker to open",
+                lambda r: r.total("audit_circuit_breaker_state") == 1,
+                30.0,
             )
             fig = self._messages("postgres_outage")
-            during = agent_metrics.read(self.agent)
+            during = metrics.scrape(self.agent, timeout_s=5.0)
         self.progress(
             "  PostgreSQL back; waiting for the audit breaker to close and the fallback to drain"
         )
         recovered = self._wait_for(
             "the audit breaker to close and the fallback to drain",
-            lambda r: r.audit_breaker_state == 0 and not r.audit_fallback_pending,
+            lambda r: (
+                r.total("audit_circuit_breaker_state") == 0
+                and not r.total("audit_fallback_pending")
+            ),
             cfg.recover_timeout_s,
         )
         return {
             **fig,
             "ratio": ratio(fig["p95_ms"], healthy_p95),
             "audit_breaker_open": opened,
-            "audit_breaker_state_at_end": during.audit_breaker_state,
-            "fallback_pending_at_end": during.audit_fallback_pending,
+            "audit_breaker_state_at_end": during.total("audit_circuit_breaker_state"),
+            "fallback_pending_at_end": during.total("audit_fallback_pending"),
             "recovered": recovered,
-            "before_fallback_pending": before.audit_fallback_pending,
+            "before_fallback_pending": before.total("audit_fallback_pending"),
         }
 
     def workers(self) -> dict[str, Any]:
@@ -341,7 +346,10 @@ class AgentBench:
         # every phase, so start from the steady state.
         if not self._wait_for(
             "a healthy agent (audit breaker closed, fallback drained)",
-            lambda r: r.audit_breaker_state == 0 and not r.audit_fallback_pending,
+            lambda r: (
+                r.total("audit_circuit_breaker_state") == 0
+                and not r.total("audit_fallback_pending")
+            ),
             self.config.recover_timeout_s,
             nudge=False,
         ):

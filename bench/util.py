@@ -10,7 +10,14 @@ from typing import Any
 
 import httpx
 
+from chaos import metrics
 from chaos.load.thresholds import Figures
+
+
+def lookups(page: metrics.Scrape) -> float:
+    """PMS cache lookups (hits and misses) counted so far."""
+    hits = page.total("pms_cache_hits_total") or 0.0
+    return hits + (page.total("pms_cache_misses_total") or 0.0)
 
 
 def figures_of(fig: Figures) -> dict[str, float]:

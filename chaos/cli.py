@@ -1,7 +1,9 @@
 """``chaoslab``: a thin command line over the chaos library.
 
 Errors from the library are printed as one line on stderr with exit code 2; a failed
-verdict (an experiment, a threshold, an inspection) exits with 1.
+verdict (an experiment, a threshold, an inspection) exits with 1. ``run`` exits with the
+most severe status of its runs: 1 failed, 2 error, 3 inconclusive (the data could not
+prove or refute the hypothesis), 4 aborted, 0 when every run passed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from chaos.exceptions import ChaosError
 from chaos.inspect.command import add_parsers as add_inspect_parsers
@@ -26,10 +30,29 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.profile:
         settings.profile = args.profile
     began = time.monotonic()
-    print(f"starting the native stack in {settings.state_dir} (profile {settings.profile})")
+    existing = native.running(settings)
+    if existing is None:
+        print(f"starting the native stack in {settings.state_dir} (profile {settings.profile})")
+    elif args.profile and native.settings_of(existing).profile != args.profile:
+        print(
+            f"the running stack has profile {native.settings_of(existing).profile}; "
+            "`chaoslab down` first to change it"
+        )
     state = native.up(settings)
     print(f"stack up in {time.monotonic() - began:.1f} s\n")
     _print_urls(state.urls)
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from chaos.stack import control
+    from chaos.stack.config import StackSettings
+
+    # The stack `up`, `status` and `down` manage (CHAOSLAB_STATE_DIR), not $CHAOSLAB_STATE_FILE.
+    outcome = control.restart(args.service, StackSettings().state_file, timeout=args.timeout)
+    print(f"{outcome.service} {outcome.action} in {outcome.seconds:.2f} s (pid {outcome.pids[0]})")
+    if args.service == "proxy":
+        print("the proxy starts from its config: toxics and run-time proxy changes are gone")
     return 0
 
 
@@ -52,14 +75,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     from chaos.stack.state import StackState
 
     state = StackState.load(StackSettings().state_file)
-    health = native.probe(state)
+    conditions = native.service_states(state)
+    health = {name: condition == "up" for name, condition in conditions.items()}
     if args.json:
         doc = json.loads(state.to_json())
         doc["healthy"] = health
+        doc["states"] = conditions
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
-        for name, ok in health.items():
-            print(f"  {name:<18} {'up' if ok else 'DOWN':<5} pid {state.pids.get(name, '-')}")
+        for name, condition in conditions.items():
+            shown = condition if condition == "up" else condition.upper()
+            print(f"  {name:<18} {shown:<14} pid {state.pids.get(name, '-')}")
         print()
         _print_urls(state.urls)
     return 0 if all(health.values()) else 1
@@ -80,10 +106,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from collections import Counter
     from pathlib import Path
 
     from chaos.experiment.batch import run_batch
     from chaos.experiment.model import catalogue, load_experiment
+    from chaos.journal import exit_code
     from chaos.stack.state import discover
 
     known = catalogue()
@@ -105,27 +133,55 @@ def cmd_run(args: argparse.Namespace) -> int:
         from chaos.experiment.model import Load
 
         chosen = [replace(e, load=Load(locust=args.load)) for e in chosen]
-    outcomes = run_batch(chosen, discover(), Path(args.out))
+    state = discover()
+    if args.null_faults:
+        return _run_null_faults(chosen, state, Path(args.out) / "null-faults")
+    outcomes = run_batch(chosen, state, Path(args.out))
     print()
-    width = max(len(o.journal["experiment"]["name"]) for o in outcomes)
+    width = max(len(o.journal.name) for o in outcomes)
     for o in outcomes:
-        failed = [e["detail"] for e in o.journal["expectations"] if not e["passed"]]
-        reason = failed[0] if failed else (o.journal.get("error") or "")
-        name, status = o.journal["experiment"]["name"], o.journal["status"].upper()
-        print(f"  {name:<{width}}  {status:<8} {reason}")
-    passed = sum(o.passed for o in outcomes)
-    print(f"\n{passed} passed, {len(outcomes) - passed} failed; reports in {args.out}/index.html")
-    return 0 if passed == len(outcomes) else 1
+        print(f"  {o.journal.name:<{width}}  {o.journal.status.upper():<12} {o.journal.reason()}")
+    counts = Counter(o.journal.status for o in outcomes)
+    print(
+        "\n"
+        + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        + f"; reports in {args.out}/index.html"
+    )
+    return exit_code([o.journal.status for o in outcomes])
+
+
+def _run_null_faults(chosen: list[Any], state: Any, out: Path) -> int:
+    """Run experiments with faults accepted but never applied: none may pass."""
+    from dataclasses import replace
+
+    from chaos.experiment.batch import run_batch
+    from chaos.nullproxy import NullFaultProxy
+
+    with NullFaultProxy(state.url("proxy_api")) as null:
+        fake = replace(state, urls={**state.urls, "proxy_api": null.url})
+        print(f"faults go to a proxy API that applies none ({null.url}); no run may pass")
+        outcomes = run_batch(chosen, fake, out)
+    print()
+    width = max(len(o.journal.name) for o in outcomes)
+    held = [o for o in outcomes if o.journal.status == "passed"]
+    for o in outcomes:
+        verdict = (
+            "HOLDS WITHOUT ITS FAULT"
+            if o in held
+            else f"depends on its fault ({o.journal.status}: {o.journal.reason()})"
+        )
+        print(f"  {o.journal.name:<{width}}  {verdict}")
+    print(f"\n{len(outcomes) - len(held)} of {len(outcomes)} depend on their faults")
+    return 1 if held else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from chaos.report import load_journal, render_report
+    from chaos.journal import Journal
+    from chaos.report import render_report
 
     path = Path(args.journal)
     out = render_report(
-        load_journal(path), Path(args.out) if args.out else path.with_suffix(".html")
+        Journal.read(path), Path(args.out) if args.out else path.with_suffix(".html")
     )
     print(out)
     return 0
@@ -167,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_up)
     sub.add_parser("down", help="stop every process `up` started").set_defaults(handler=cmd_down)
+    p = sub.add_parser("restart", help="restart one service gracefully and wait until it is ready")
+    p.add_argument("service", help="agent, redis, postgres, pms, proxy, prometheus, ...")
+    p.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds before SIGKILL (default 10)"
+    )
+    p.set_defaults(handler=cmd_restart)
     p = sub.add_parser("status", help="health and URLs of the running stack")
     p.add_argument("--json", action="store_true", help="machine-readable, for tools and notebooks")
     p.set_defaults(handler=cmd_status)
@@ -176,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="run the whole catalogue")
     p.add_argument("--load", metavar="SCENARIO", help="drive a Locust scenario as background load")
     p.add_argument("--out", default="reports", help="folder for journals and reports")
+    p.add_argument(
+        "--null-faults",
+        action="store_true",
+        help="test the verdicts: faults accepted but never applied, so no run may pass",
+    )
     p.set_defaults(handler=cmd_run)
     p = sub.add_parser("report", help="render the HTML report of a journal")
     p.add_argument("journal")

@@ -9,8 +9,9 @@ from pathlib import Path
 from chaos.exceptions import ChaosError
 from chaos.experiment.batch import run_batch
 from chaos.experiment.model import catalogue
+from chaos.journal import exit_code
 from chaos.stack import native
-from chaos.traffic import ENGLISH_QUESTIONS, SPANISH_BOOKING, converse, stay_dates
+from chaos.traffic import GuestMix, play
 
 REPORTS = Path("reports")
 
@@ -18,31 +19,28 @@ REPORTS = Path("reports")
 def main() -> int:
     try:
         state = native.up()
+        guest = GuestMix(seed=3).guest
         with native.agent_client(state, timeout=30) as client:
-            for title, script, days in (
-                ("Spanish booking", SPANISH_BOOKING, 10),
-                ("English questions", ENGLISH_QUESTIONS, 20),
-            ):
-                print(f"\n== {title} ==")
-                guest = f"demo-{title.split()[0].lower()}"
-                for turn in converse(client, guest, script, stay_dates(days, 3)):
-                    flag = " [degraded]" if turn["degraded"] else ""
-                    print(f"guest> {turn['sent']}")
-                    print(f"agent> ({turn['intent']}, {turn['confidence']:.2f}){flag}")
-                    for line in turn["reply"].splitlines():
+            for kind in ("booking", "information"):
+                print(f"\n== A guest's {kind} conversation ==")
+                for turn, reply in play(client, f"demo-{kind}", kind, guest):
+                    flag = " [degraded]" if reply["degraded"] else ""
+                    print(f"guest> {turn.text}")
+                    print(f"agent> ({reply['intent']}, {reply['confidence']:.2f}){flag}")
+                    for line in reply["reply"].splitlines():
                         print(f"       {line}")
         print("\n== Experiment catalogue ==")
         outcomes = run_batch(list(catalogue().values()), state, REPORTS)
     except ChaosError as exc:
         print(f"demo: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    passed = sum(o.passed for o in outcomes)
+    passed = sum(o.journal.status == "passed" for o in outcomes)
     print(f"\n{passed} of {len(outcomes)} experiments passed; open {REPORTS / 'index.html'}")
     print(
         f"The stack keeps running (agent {state.url('agent')}, Prometheus "
         f"{state.url('prometheus')}); stop it with `make down`."
     )
-    return 0 if passed == len(outcomes) else 1
+    return exit_code([o.journal.status for o in outcomes])
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ class ToxiproxyError(ChaosError):
         self.message = message
 
 
+class MetricsError(ChaosError):
+    """Metrics could not be read: the endpoint did not answer, or not with exposition text."""
+
+
 class ExperimentError(ChaosError):
     """An experiment file is invalid; the message names the offending field."""
 

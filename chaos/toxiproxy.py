@@ -22,6 +22,9 @@ TOXIC_TYPES = (
     "reset_peer",
     "slicer",
     "limit_data",
+    # Extensions of chaos.proxy (per-request HTTP faults); the real Toxiproxy refuses them.
+    "http_status",
+    "http_delay",
 )
 STREAMS = ("upstream", "downstream")
 

@@ -1,183 +1,334 @@
-"""Guest traffic for the agent: scripted conversations and a light background load.
+"""Guest traffic for experiments: an open-model load of API and WhatsApp messages.
 
-The load records every request's status and latency, so an experiment can prove "zero
-5xx to guests" and measure reply latency before, during and after a fault.
+``OpenLoad`` schedules message ``i`` at ``t0 + i / rate`` whatever the agent does and
+sends each one on its own, so a slow or stalled agent cannot slow the schedule; every
+request's latency counts from the moment it was meant to be sent. A closed loop (send,
+wait, send) would send fewer requests while the agent stalls and hide the stall from its
+percentiles (coordinated omission); this one cannot.
+
+Each ``Sample`` carries its intended send time, actual send time, completion time,
+status, channel and message id, so experiments assign phases by send time and reconcile
+acknowledged message ids with the audit log. The Locust path (``chaos.load.runner``)
+produces the same type. Guest texts come from the conversations in
+``chaos.load.conversations``: the first message of a conversation drawn from the
+default mix.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
+import json
 import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date
 from typing import Any
 
 import httpx
 
-SPANISH_BOOKING = (
-    "Hola, buenas tardes",
-    "¿Tienen disponibilidad del {d1} al {d2} de {month_es} para 2 personas?",
-    "Quiero reservar una suite",
-    "Sí, confirmo",
-    "¿A qué hora es el check-in?",
-    "Gracias, chau",
-)
-ENGLISH_QUESTIONS = (
-    "Hi there!",
-    "Do you have rooms from {month_en} {d1} to {d2} for two guests?",
-    "What amenities do you have?",
-    "Where are you located?",
-)
-MONTHS_ES = (
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-)
-MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+from chaos.load.conversations import DEFAULT_MIX, REPLY_INDEPENDENT, Guest, Turn
+from chaos.load.stays import StayPicker, stay_windows
+
+MESSAGES = "/api/v1/messages"
+WEBHOOK = "/webhooks/whatsapp"
 
 
-def stay_dates(days_ahead: int, nights: int, today: date | None = None) -> dict[str, Any]:
-    """Template values for a stay starting ``days_ahead`` days from today (same month)."""
-    start = (today or date.today()) + timedelta(days=days_ahead)
-    if start.day + nights > 28:
-        start = start.replace(day=1) + timedelta(days=32)
-        start = start.replace(day=3)
-    return {
-        "d1": start.day,
-        "d2": start.day + nights,
-        "month_es": MONTHS_ES[start.month - 1],
-        "month_en": MONTHS_EN[start.month - 1],
-    }
-
-
-def converse(
-    client: httpx.Client,
-    guest_id: str,
-    script: tuple[str, ...],
-    values: dict[str, Any],
-    language: str | None = None,
-) -> list[dict[str, Any]]:
-    """Send each line of ``script`` as ``guest_id`` and return the agent's answers."""
-    replies = []
-    for line in script:
-        body: dict[str, Any] = {
-            "guest_id": guest_id,
-            "text": line.format(**values),
-            "message_id": uuid.uuid4().hex,
-        }
-        if language:
-            body["language"] = language
-        response = client.post("/api/v1/messages", json=body)
-        response.raise_for_status()
-        replies.append({"sent": body["text"], **response.json()})
-    return replies
-
-
-@dataclass
+@dataclass(frozen=True)
 class Sample:
-    at: float
+    """One guest message: when it was meant to go, went and came back, and how it ended.
+
+    ``status`` 0 means no HTTP answer (``error`` names the transport error).
+    ``degraded`` is None where the channel does not say (a WhatsApp webhook answers
+    before the reply is delivered through the Graph API).
+    """
+
+    intended_at: float
+    sent_at: float
+    done_at: float
     status: int
-    latency_s: float
-    degraded: bool
-    intent: str
+    channel: str
+    message_id: str
+    guest_id: str = ""
+    label: str = ""
+    degraded: bool | None = None
+    intent: str = ""
+    error: str = ""
+
+    @property
+    def latency_s(self) -> float:
+        """From the intended send time: what the guest waited, queueing included."""
+        return self.done_at - self.intended_at
+
+    @property
+    def service_s(self) -> float:
+        return self.done_at - self.sent_at
+
+    @property
+    def failed(self) -> bool:
+        """A 5xx or no answer at all: the guest got nothing."""
+        return self.status == 0 or self.status >= 500
+
+    @property
+    def acknowledged(self) -> bool:
+        """The agent took the message (2xx): it owes an audit event for it."""
+        return 200 <= self.status < 300
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Sample:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+COLUMNS = tuple(f.name for f in fields(Sample))
+
+
+def whatsapp_payload(sender: str, name: str, text: str, message_id: str) -> dict[str, Any]:
+    """One inbound text message in the WhatsApp Cloud API webhook shape."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "lab-waba", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "5491155550100", "phone_number_id": "lab"},
+            "contacts": [{"wa_id": sender, "profile": {"name": name}}],
+            "messages": [{"id": message_id, "from": sender,
+                          "timestamp": str(int(time.time())), "type": "text",
+                          "text": {"body": text}}],
+        }}]}],
+    }  # fmt: skip
+
+
+def signed_webhook(secret: str, payload: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The body and headers Meta would send: ASCII JSON, so the bytes sent are those signed."""
+    from agent.whatsapp import sign
+
+    raw = json.dumps(payload, ensure_ascii=True).encode()
+    return raw, {"Content-Type": "application/json", "X-Hub-Signature-256": sign(secret, raw)}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One planned guest message."""
+
+    channel: str
+    guest_id: str
+    text: str
+    label: str
+    message_id: str
+
+
+class GuestMix:
+    """The first question of conversations from the default mix, seeded and repeatable.
+
+    ``kinds`` narrows the conversations drawn (default: the whole mix, by its weights);
+    a greeting that opens a conversation is skipped, so every message asks something.
+    ``stays`` distinct stay windows are drawn with popularity skew ``skew`` (0: uniform,
+    so nearly every availability question is a PMS cache miss).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        stays: int = 30,
+        skew: float = 1.1,
+        kinds: tuple[str, ...] = (),
+    ) -> None:
+        unknown = sorted(set(kinds) - set(DEFAULT_MIX))
+        if unknown:
+            raise ValueError(f"unknown conversation kind(s) {', '.join(unknown)}")
+        self.kinds = kinds or tuple(DEFAULT_MIX)
+        self.rng = random.Random(seed)
+        windows = stay_windows(date.today(), count=stays, horizon_days=max(60, stays), seed=seed)
+        self.guest = Guest(self.rng, StayPicker(windows, self.rng, exponent=skew))
+
+    def turn(self, whatsapp: bool = False) -> Turn:
+        kinds = [k for k in self.kinds if not whatsapp or k in REPLY_INDEPENDENT] or ["information"]
+        kind = self.rng.choices(kinds, weights=[DEFAULT_MIX[k][1] for k in kinds])[0]
+        conversation = DEFAULT_MIX[kind][0](self.guest)
+        try:
+            turn = next(conversation)
+            return conversation.send(None) if turn.label == "greeting" else turn
+        finally:
+            conversation.close()
 
 
 @dataclass
-class BackgroundLoad:
-    """A light, steady stream of guest messages from a pool of guests, in a thread."""
+class OpenLoad:
+    """Guest messages at a fixed arrival rate, in a background thread (open model).
+
+    ``whatsapp_share`` of the messages go to the signed WhatsApp webhook (needs
+    ``whatsapp_secret``), the rest to the message API. API guests are
+    ``{guest_prefix}-{n % guests}``; WhatsApp senders are phone numbers. ``stop`` stops
+    scheduling, waits up to ``timeout_s`` for the messages in flight and returns every
+    sample. Beyond ``max_in_flight`` concurrent messages a message is recorded as failed
+    ("not sent") rather than delayed, so the schedule never bends.
+    """
 
     agent_url: str
-    rate_per_s: float = 5.0
-    guests: int = 20
-    timeout_s: float = 15.0
+    rate_per_s: float = 4.0
+    guests: int = 10
+    guest_prefix: str = "load"
+    whatsapp_share: float = 0.0
+    whatsapp_secret: str = ""
+    stays: int = 30
+    skew: float = 1.1
+    kinds: tuple[str, ...] = ()
     seed: int = 7
-    guest_prefix: str = "load-guest"
+    timeout_s: float = 15.0
+    max_in_flight: int = 500
+    transport: httpx.AsyncBaseTransport | None = None  # tests swap the network out
     samples: list[Sample] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _stopping: asyncio.Event | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _mono0: float = 0.0
+    _epoch0: float = 0.0
 
-    def _messages(self) -> itertools.cycle[str]:
-        rng = random.Random(self.seed)
-        lines = []
-        for _ in range(50):
-            v = stay_dates(rng.choice((7, 7, 7, 14, 14, 21, 30)), rng.choice((2, 3)))
-            lines.append(
-                rng.choice(
-                    (
-                        "¿Tienen disponibilidad del {d1} al {d2} de {month_es} para 2 personas?",
-                        "Do you have rooms from {month_en} {d1} to {d2} for two guests?",
-                        "¿Qué habitaciones tienen?",
-                        "What time is check-out?",
-                        "Hola",
-                        "¿Dónde están ubicados?",
-                    )
-                ).format(**v)
-            )
-        return itertools.cycle(lines)
+    def __post_init__(self) -> None:
+        if self.rate_per_s <= 0 or self.guests < 1:
+            raise ValueError("an open load needs rate_per_s > 0 and guests >= 1")
+        if not 0.0 <= self.whatsapp_share <= 1.0:
+            raise ValueError("whatsapp_share must be between 0 and 1")
+        if self.whatsapp_share and not self.whatsapp_secret:
+            raise ValueError("WhatsApp messages need the app secret to sign them")
 
-    def _run(self) -> None:
-        interval = 1.0 / self.rate_per_s
-        texts = self._messages()
-        with httpx.Client(base_url=self.agent_url, timeout=self.timeout_s) as client:
-            n = 0
-            next_at = time.monotonic()
-            while not self._stop.is_set():
+    def messages(self) -> Iterator[Message]:
+        """The planned messages, in order (the same for the same seed)."""
+        mix = GuestMix(seed=self.seed, stays=self.stays, skew=self.skew, kinds=self.kinds)
+        run = uuid.uuid4().int % 100_000
+        for n in range(1 << 62):
+            whatsapp = mix.rng.random() < self.whatsapp_share
+            turn = mix.turn(whatsapp)
+            if whatsapp:
+                guest = f"549{run:05d}{n % self.guests:04d}"
+                yield Message("whatsapp", guest, turn.text, turn.label, f"wamid.{uuid.uuid4().hex}")
+            else:
                 guest = f"{self.guest_prefix}-{n % self.guests}"
-                body = {"guest_id": guest, "text": next(texts), "message_id": uuid.uuid4().hex}
-                started = time.monotonic()
-                try:
-                    r = client.post("/api/v1/messages", json=body)
-                    answer = (
-                        r.json()
-                        if r.headers.get("content-type", "").startswith("application/json")
-                        else {}
-                    )
-                    sample = Sample(
-                        time.time(),
-                        r.status_code,
-                        time.monotonic() - started,
-                        bool(answer.get("degraded")),
-                        str(answer.get("intent", "")),
-                    )
-                except httpx.HTTPError:
-                    sample = Sample(time.time(), 0, time.monotonic() - started, True, "")
-                self.samples.append(sample)
-                n += 1
-                next_at += interval
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
+                yield Message("api", guest, turn.text, turn.label, uuid.uuid4().hex)
 
-    def start(self) -> BackgroundLoad:
-        self._thread = threading.Thread(target=self._run, name="guest-load", daemon=True)
+    async def _send(self, client: httpx.AsyncClient, msg: Message, intended: float) -> None:
+        sent = self._now()
+        status, degraded, intent, error = 0, None, msg.label, ""
+        try:
+            if msg.channel == "api":
+                body = {"guest_id": msg.guest_id, "text": msg.text, "message_id": msg.message_id}
+                response = await client.post(MESSAGES, json=body)
+            else:
+                payload = whatsapp_payload(msg.guest_id, "Lab Guest", msg.text, msg.message_id)
+                raw, headers = signed_webhook(self.whatsapp_secret, payload)
+                response = await client.post(WEBHOOK, content=raw, headers=headers)
+            status = response.status_code
+            if msg.channel == "api" and response.headers.get("content-type", "").startswith(
+                "application/json"
+            ):
+                answer = response.json()
+                degraded = bool(answer.get("degraded"))
+                intent = str(answer.get("intent", ""))
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        except ValueError as exc:  # a 2xx whose body is not the JSON it claims to be
+            error = f"unreadable reply: {exc}"
+        self.samples.append(
+            Sample(
+                intended_at=intended,
+                sent_at=sent,
+                done_at=self._now(),
+                status=status,
+                channel=msg.channel,
+                message_id=msg.message_id,
+                guest_id=msg.guest_id,
+                label=msg.label,
+                degraded=degraded,
+                intent=intent,
+                error=error,
+            )
+        )
+
+    def _now(self) -> float:
+        # Epoch time read off the monotonic clock: a wall-clock step mid-run moves nothing.
+        return self._epoch0 + (time.monotonic() - self._mono0)
+
+    async def _run(self) -> None:
+        self._stopping = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._mono0, self._epoch0 = time.monotonic(), time.time()
+        self._ready.set()
+        limits = httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=20)
+        in_flight: set[asyncio.Task[None]] = set()
+        async with httpx.AsyncClient(
+            base_url=self.agent_url, timeout=self.timeout_s, limits=limits, transport=self.transport
+        ) as client:
+            for i, msg in enumerate(self.messages()):
+                due = self._mono0 + i / self.rate_per_s
+                delay = due - time.monotonic()
+                if delay > 0:
+                    try:
+                        await asyncio.wait_for(self._stopping.wait(), delay)
+                        break
+                    except TimeoutError:
+                        pass
+                elif self._stopping.is_set():
+                    break
+                intended = self._epoch0 + (due - self._mono0)
+                if len(in_flight) >= self.max_in_flight:
+                    now = self._now()
+                    self.samples.append(
+                        Sample(intended, now, now, 0, msg.channel, msg.message_id, msg.guest_id,
+                               msg.label, error=f"not sent: {len(in_flight)} in flight")
+                    )  # fmt: skip
+                    continue
+                task = asyncio.create_task(self._send(client, msg, intended))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=self.timeout_s + 1)
+
+    def start(self) -> OpenLoad:
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._run()), name="open-load", daemon=True
+        )
         self._thread.start()
+        self._ready.wait(10)
         return self
 
     def stop(self) -> list[Sample]:
-        self._stop.set()
-        if self._thread:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
             self._thread.join(self.timeout_s + 5)
-        return self.samples
+        return sorted(self.samples, key=lambda s: s.intended_at)
+
+    def __enter__(self) -> OpenLoad:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def play(
+    client: httpx.Client, guest_id: str, kind: str, guest: Guest
+) -> list[tuple[Turn, dict[str, Any]]]:
+    """Hold one conversation of ``kind`` over the message API; each turn with its reply."""
+    conversation = DEFAULT_MIX[kind][0](guest)
+    exchanged: list[tuple[Turn, dict[str, Any]]] = []
+    try:
+        turn = next(conversation)
+        while True:
+            response = client.post(
+                MESSAGES,
+                json={"guest_id": guest_id, "text": turn.text, "message_id": uuid.uuid4().hex},
+            )
+            response.raise_for_status()
+            reply = response.json()
+            exchanged.append((turn, reply))
+            turn = conversation.send(reply)
+    except StopIteration:
+        pass
+    return exchanged

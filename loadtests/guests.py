@@ -14,10 +14,8 @@ this file; see loadtests/README.md.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
-import time
 import uuid
 from datetime import date
 from typing import Any
@@ -33,6 +31,7 @@ from chaos.load.conversations import (
     check_text,
 )
 from chaos.load.stays import StayPicker, stay_windows
+from chaos.traffic import signed_webhook, whatsapp_payload
 
 log = logging.getLogger("chaoslab.load")
 MESSAGES = "/api/v1/messages"
@@ -103,12 +102,10 @@ class ApiGuest(_GuestUser):
     def send(self, guest_id: str, turn: Turn) -> dict[str, Any] | None:
         body = {"guest_id": guest_id, "text": turn.text, "message_id": uuid.uuid4().hex}
         name = f"POST {MESSAGES} [{turn.label}]"
+        context = {"sample": True, "channel": "api", "message_id": body["message_id"],
+                   "guest_id": guest_id}  # fmt: skip
         with self.client.post(
-            MESSAGES,
-            json=body,
-            name=name,
-            catch_response=True,
-            context={"sample": True, "channel": "api"},
+            MESSAGES, json=body, name=name, catch_response=True, context=context
         ) as resp:
             try:
                 reply = resp.json()
@@ -150,21 +147,6 @@ class ApiGuest(_GuestUser):
         self.converse("urgent")
 
 
-def whatsapp_payload(sender: str, name: str, text: str) -> dict[str, Any]:
-    """One inbound text message in the WhatsApp Cloud API webhook shape."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "lab-waba", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "5491155550100", "phone_number_id": "lab"},
-            "contacts": [{"wa_id": sender, "profile": {"name": name}}],
-            "messages": [{"id": f"wamid.{uuid.uuid4().hex}", "from": sender,
-                          "timestamp": str(int(time.time())), "type": "text",
-                          "text": {"body": text}}],
-        }}]}],
-    }  # fmt: skip
-
-
 class WhatsAppGuest(_GuestUser):
     """A guest on WhatsApp: signed webhooks; replies go out through the Graph API."""
 
@@ -173,9 +155,6 @@ class WhatsAppGuest(_GuestUser):
 
     def on_start(self) -> None:
         super().on_start()
-        from agent.whatsapp import sign
-
-        self.sign = sign
         self.secret = locust_hooks.STACK.whatsapp_secret
         if not self.secret and not WhatsAppGuest._warned:
             WhatsAppGuest._warned = True
@@ -189,19 +168,18 @@ class WhatsAppGuest(_GuestUser):
         return f"549{RUN:05d}{self.number % 1000:03d}{n % 10_000:04d}"
 
     def send(self, guest_id: str, turn: Turn) -> dict[str, Any] | None:
-        # ASCII-only JSON (json.dumps escapes the rest), so the bytes sent are the bytes signed.
-        raw = json.dumps(whatsapp_payload(guest_id, "Lab Guest", turn.text), ensure_ascii=True)
-        headers = {
-            "Content-Type": "application/json",
-            "X-Hub-Signature-256": self.sign(self.secret, raw.encode()),
-        }
+        message_id = f"wamid.{uuid.uuid4().hex}"
+        payload = whatsapp_payload(guest_id, "Lab Guest", turn.text, message_id)
+        raw, headers = signed_webhook(self.secret, payload)
+        context = {"sample": True, "channel": "whatsapp", "intent": turn.label,
+                   "message_id": message_id, "guest_id": guest_id}  # fmt: skip
         with self.client.post(
             WEBHOOK,
             data=raw,
             headers=headers,
             catch_response=True,
             name=f"POST {WEBHOOK} [{turn.label}]",
-            context={"sample": True, "channel": "whatsapp", "intent": turn.label},
+            context=context,
         ) as resp:
             try:
                 body = resp.json()

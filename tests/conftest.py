@@ -101,10 +101,10 @@ def live_agent_url(stack: StackState) -> str:
     """The stack's agent after real guest traffic (conversations, availability, a booking)."""
     import httpx
 
-    from chaos.traffic import ENGLISH_QUESTIONS, SPANISH_BOOKING, converse, stay_dates
+    from chaos.traffic import GuestMix, play
 
+    guest = GuestMix(seed=3).guest
     with httpx.Client(base_url=stack.url("agent"), timeout=30) as client:
-        converse(client, "live-es", SPANISH_BOOKING, stay_dates(12, 3))
-        for n in range(3):
-            converse(client, f"live-en-{n}", ENGLISH_QUESTIONS, stay_dates(20, 2))
+        for n, kind in enumerate(("booking", "availability", "information", "room_options")):
+            play(client, f"live-{kind}-{n}", kind, guest)
     return stack.url("agent")

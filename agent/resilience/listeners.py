@@ -30,6 +30,10 @@ class MetricsListener(pybreaker.CircuitBreakerListener):
         self._metrics.breaker_state.labels(breaker=name).set(value)
         if name == "audit":
             self._metrics.audit_breaker_state.set(value)
+        if old_state is not None and old_state.name == new_state.name:
+            # pybreaker re-opens an open breaker when a call that began while it was closed
+            # fails late (concurrent calls): the timer restarts, the state does not change.
+            return
         self._metrics.breaker_transitions.labels(
             breaker=name, from_state=state_name(old_state), to_state=new_state.name
         ).inc()

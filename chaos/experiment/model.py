@@ -14,25 +14,23 @@ from typing import Any
 import yaml
 
 from chaos.exceptions import ExperimentError
-from chaos.faults import FAULT_TYPES, TOXIC_ATTRIBUTES, Fault
+from chaos.experiment.expectations import Expectation, ensure_expectation
+from chaos.faults import FAULT_TYPES, SERVICE_FAULTS, TOXIC_ATTRIBUTES, Fault
+from chaos.load.conversations import DEFAULT_MIX
+
+# Expectations judged on guest requests: they need the run's load.
+TRAFFIC_KINDS = frozenset(
+    {"no_5xx", "p95_latency", "latency_shift", "degraded_replies", "no_lost_audit_events"}
+)
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 PHASES = ("before", "during", "after")
-STATES = ("closed", "open", "half-open")
 PROBE_TYPES = ("http", "metric", "message")
-EXPECTATION_KINDS = (
-    "breaker_transitions",
-    "retries",
-    "session_save_retries",
-    "fallback_writes",
-    "fallback_drained",
-    "no_lost_audit_events",
-    "no_5xx",
-    "p95_latency",
-    "cache_hit_rate",
-    "stale_served",
-    "degraded_replies",
-)
+PROBE_FIELDS = {
+    "http": {"path", "status", "contains", "timeout_s"},
+    "message": {"text", "max_latency_s", "not_degraded", "timeout_s"},
+    "metric": {"metric", "labels", "equals", "min", "max"},
+}
 
 
 @dataclass(frozen=True)
@@ -56,22 +54,15 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Expectation:
-    kind: str
-    spec: dict[str, Any]
-
-    def describe(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in self.spec.items() if k != "sequence")
-        if "sequence" in self.spec:
-            seq = " -> ".join(f"{s['from']}>{s['to']}" for s in self.spec["sequence"]) or "none"
-            args = f"{args}, sequence={seq}" if args else f"sequence={seq}"
-        return f"{self.kind}({args})"
-
-
-@dataclass(frozen=True)
 class Load:
+    """The guest traffic of a run: an open-model load, or a Locust scenario."""
+
     rate_per_s: float = 4.0
     guests: int = 10
+    whatsapp_share: float = 0.2
+    stays: int = 30
+    skew: float = 1.1
+    mix: tuple[str, ...] = ()
     locust: str | None = None
 
 
@@ -128,6 +119,17 @@ def _only(data: dict[str, Any], allowed: set[str], where: str) -> None:
 def ensure_fault(data: Any, where: str, proxies: set[str] | None = None) -> Fault:
     """A valid fault, or an error naming the field."""
     d = _mapping(data, where)
+    if "service" in d:
+        _only(d, {"service", "type"}, where)
+        ftype, service = d.get("type"), d.get("service")
+        if ftype not in SERVICE_FAULTS:
+            raise _fail(
+                f"{where}.type", f"service faults are {', '.join(SERVICE_FAULTS)}, got {ftype!r}"
+            )
+        if service not in SERVICE_FAULTS[ftype]:
+            known = ", ".join(SERVICE_FAULTS[ftype])
+            raise _fail(f"{where}.service", f"{ftype} applies to {known}, got {service!r}")
+        return Fault(proxy="", type=ftype, service=service)
     _only(d, {"proxy", "type", "attributes", "stream", "toxicity"}, where)
     proxy, ftype = d.get("proxy"), d.get("type")
     if not isinstance(proxy, str) or not proxy:
@@ -166,6 +168,7 @@ def ensure_probe(data: Any, where: str) -> Probe:
         raise _fail(f"{where}.name", "is required")
     if ptype not in PROBE_TYPES:
         raise _fail(f"{where}.type", f"must be one of {', '.join(PROBE_TYPES)}, got {ptype!r}")
+    _only(d, {"name", "type", "when", "safety", *PROBE_FIELDS[ptype]}, where)
     when = tuple(_list(d.get("when", list(PHASES)), f"{where}.when"))
     for phase in when:
         if phase not in PHASES:
@@ -179,36 +182,6 @@ def ensure_probe(data: Any, where: str) -> Probe:
         raise _fail(f"{where}.path", "must be an agent path starting with /")
     spec = {k: v for k, v in d.items() if k not in ("name", "type", "when", "safety")}
     return Probe(name=name, type=ptype, spec=spec, when=when, safety=bool(d.get("safety", False)))
-
-
-def ensure_expectation(data: Any, where: str) -> Expectation:
-    d = _mapping(data, where)
-    if len(d) != 1:
-        raise _fail(where, f"must have exactly one kind among {', '.join(EXPECTATION_KINDS)}")
-    kind, spec = next(iter(d.items()))
-    if kind not in EXPECTATION_KINDS:
-        raise _fail(where, f"unknown expectation {kind!r}; known: {', '.join(EXPECTATION_KINDS)}")
-    spec = _mapping(spec if spec is not None else {}, f"{where}.{kind}")
-    for key in ("min", "max", "within_s", "max_s", "slack_s"):
-        if key in spec:
-            _number(spec[key], f"{where}.{kind}.{key}")
-    if "phase" in spec and spec["phase"] not in PHASES:
-        raise _fail(f"{where}.{kind}.phase", f"must be one of {', '.join(PHASES)}")
-    if kind == "breaker_transitions":
-        if spec.get("breaker") not in ("pms", "audit", "nlp"):
-            raise _fail(f"{where}.{kind}.breaker", "must be pms, audit or nlp")
-        for i, step in enumerate(_list(spec.get("sequence", []), f"{where}.{kind}.sequence")):
-            here = f"{where}.{kind}.sequence[{i}]"
-            step = _mapping(step, here)
-            if step.get("from") not in STATES or step.get("to") not in STATES:
-                raise _fail(here, f"from and to must be states among {', '.join(STATES)}")
-            if "within_s" in step:
-                _number(step["within_s"], f"{here}.within_s")
-                if step.get("after") not in ("fault_start", "fault_end"):
-                    raise _fail(f"{here}.after", "within_s needs after: fault_start or fault_end")
-    if kind == "retries" and not isinstance(spec.get("operation"), str):
-        raise _fail(f"{where}.{kind}.operation", "is required (for example session.save)")
-    return Expectation(kind=kind, spec=spec)
 
 
 def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None) -> Experiment:
@@ -262,17 +235,49 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
         raise _fail(
             "expectations", "needs at least one expectation: a verifier must be able to fail"
         )
+    if not any(e.proves_fault for e in expectations):
+        raise _fail(
+            "expectations",
+            "none of them can show that the fault had an effect; add one that fails when the "
+            "fault does nothing (breaker_transitions, a counter with min >= 1, degraded_replies "
+            "with min >= 1, pms_calls of a failed outcome, latency_shift with min > 0)",
+        )
     load: Load | None = Load()
     if d.get("load") is False:
         load = None
     elif d.get("load") is not None:
         ld = _mapping(d["load"], "load")
-        _only(ld, {"rate_per_s", "guests", "locust"}, "load")
-        load = Load(
-            rate_per_s=_number(ld.get("rate_per_s", 4.0), "load.rate_per_s", minimum=0.1),
-            guests=int(_number(ld.get("guests", 10), "load.guests", minimum=1)),
-            locust=ld.get("locust"),
+        _only(
+            ld, {"rate_per_s", "guests", "whatsapp_share", "stays", "skew", "mix", "locust"}, "load"
         )
+        mix = tuple(_list(ld.get("mix", []), "load.mix"))
+        unknown = sorted(set(mix) - set(DEFAULT_MIX))
+        if unknown:
+            raise _fail(
+                "load.mix",
+                f"unknown conversation kind(s) {', '.join(map(str, unknown))}; "
+                f"known: {', '.join(DEFAULT_MIX)}",
+            )
+        share = _number(ld.get("whatsapp_share", Load.whatsapp_share), "load.whatsapp_share")
+        if share > 1:
+            raise _fail("load.whatsapp_share", f"must be between 0 and 1, got {share:g}")
+        locust = ld.get("locust")
+        if locust is not None and (not isinstance(locust, str) or not locust):
+            raise _fail("load.locust", "must be the name of a Locust scenario")
+        load = Load(
+            rate_per_s=_number(
+                ld.get("rate_per_s", Load.rate_per_s), "load.rate_per_s", minimum=0.1
+            ),
+            guests=int(_number(ld.get("guests", Load.guests), "load.guests", minimum=1)),
+            whatsapp_share=share,
+            stays=int(_number(ld.get("stays", Load.stays), "load.stays", minimum=1)),
+            skew=_number(ld.get("skew", Load.skew), "load.skew"),
+            mix=mix,
+            locust=locust,
+        )
+    if load is None and any(e.kind in TRAFFIC_KINDS for e in expectations):
+        kinds = sorted({e.kind for e in expectations if e.kind in TRAFFIC_KINDS})
+        raise _fail("load", f"is off, but {', '.join(kinds)} judge guest traffic")
     return Experiment(
         name=name,
         title=d["title"].strip(),

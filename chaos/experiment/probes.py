@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from chaos.exceptions import MetricsError
 from chaos.experiment.model import Probe
-from chaos.observe import scrape
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    probe: str
-    phase: str
-    ok: bool
-    detail: str
-    at: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "probe": self.probe,
-            "phase": self.phase,
-            "ok": self.ok,
-            "detail": self.detail,
-            "at": self.at,
-        }
+from chaos.journal import ProbeResult
+from chaos.metrics import scrape
 
 
 def _http(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
@@ -69,17 +52,12 @@ def _message(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
 def _metric(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
     wanted = {str(k): str(v) for k, v in (spec.get("labels") or {}).items()}
     try:
-        rows = scrape(agent_url)
-    except httpx.HTTPError as exc:
-        return False, f"metrics unreachable: {type(exc).__name__}"
-    values = [
-        r["value"]
-        for r in rows
-        if r["metric"] == spec["metric"] and all(r["labels"].get(k) == v for k, v in wanted.items())
-    ]
-    if not values:
+        page = scrape(agent_url)
+    except MetricsError as exc:
+        return False, f"metrics unreadable: {exc}"
+    value = page.total(spec["metric"], **wanted)
+    if value is None or (wanted and not page.samples.get(spec["metric"])):
         return False, f"{spec['metric']}{wanted or ''} not exported"
-    value = sum(values)
     label = f"{spec['metric']}{wanted or ''} = {value:g}"
     if "equals" in spec and value != float(spec["equals"]):
         return False, f"{label}, expected {spec['equals']}"

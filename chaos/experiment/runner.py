@@ -1,127 +1,189 @@
 """``run_experiment``: steady state -> method (faults on a schedule, under load) ->
 rollbacks (always) -> steady state -> verdicts -> journal.
+
+Three things run side by side during the method and never wait on each other: the fault
+scheduler (its own thread, nothing else in it), the steady-state probes (another thread,
+about once a second) and the guest load (the open-model driver's own thread, or Locust).
 """
 
 from __future__ import annotations
 
-import contextlib
+import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import psycopg
 
 from chaos import __name__ as _pkg
 from chaos.exceptions import ChaosError, ExperimentAborted
-from chaos.experiment.expectations import Evidence, evaluate
+from chaos.experiment.expectations import AuditCheck, Evidence, evaluate
 from chaos.experiment.model import Experiment
-from chaos.experiment.probes import ProbeResult, run_probe
-from chaos.faults import inject, verify_clean
-from chaos.observe import MetricsSampler
+from chaos.experiment.probes import run_probe
+from chaos.faults import FaultScheduler, FaultWindow, verify_clean
+from chaos.journal import Journal, ProbeResult, Rollback
+from chaos.metrics import MetricsSampler, Timeline
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
-from chaos.traffic import BackgroundLoad
-
-if TYPE_CHECKING:
-    from chaos.load.runner import LocustLoad
+from chaos.traffic import OpenLoad, Sample
 
 Progress = Callable[[str], None]
-JOURNAL_VERSION = 1
+AUDIT_BATCH = 1000
 
 
-def _probes(
-    exp: Experiment, phase: str, agent_url: str, *, safety_only: bool = False
-) -> list[ProbeResult]:
-    return [
-        run_probe(p, phase, agent_url)
-        for p in exp.steady_state
-        if phase in p.when and (p.safety or not safety_only)
-    ]
+class Traffic(Protocol):
+    """A source of guest traffic: the open-model driver, or Locust in a subprocess."""
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> list[Sample]: ...
 
 
-def count_audit_rows(dsn: str, guest_prefix: str) -> tuple[int, int]:
-    """Message audit rows of this run's guests, and how many distinct message ids they hold."""
-    with psycopg.connect(dsn, connect_timeout=5) as conn:
-        row = conn.execute(
-            "SELECT count(*), count(DISTINCT payload->>'message_id') FROM audit_logs "
-            "WHERE event_type = 'message' AND guest_id LIKE %s",
-            (guest_prefix + "-%",),
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+def _probes(exp: Experiment, phase: str, agent_url: str) -> list[ProbeResult]:
+    return [run_probe(p, phase, agent_url) for p in exp.steady_state if phase in p.when]
+
+
+def _settled(exp: Experiment, agent_url: str, wait_s: float) -> list[ProbeResult]:
+    """The "before" probes, once they all hold or ``wait_s`` has passed (the last round)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        results = _probes(exp, "before", agent_url)
+        if all(r.ok for r in results) or time.monotonic() >= deadline:
+            return results
+        time.sleep(1.0)
+
+
+def reconcile_audit(
+    dsn: str, samples: Sequence[Sample], since: float, within_s: float = 0.0
+) -> AuditCheck:
+    """Every acknowledged message id in the audit log exactly once? Waits up to ``within_s``.
+
+    Waiting lets events still in the fallback file be replayed; a message id that is still
+    missing when the time is up is lost.
+    """
+    acked = sorted({s.message_id for s in samples if s.acknowledged})
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            counts = _audit_counts(dsn, acked, since)
+        except psycopg.Error as exc:
+            return AuditCheck(len(acked), 0, [], {}, error=str(exc).splitlines()[0])
+        lost = [m for m in acked if m not in counts]
+        if not lost or time.monotonic() >= deadline:
+            duplicated = {m: n for m, n in counts.items() if n > 1}
+            return AuditCheck(len(acked), len(counts), lost, duplicated)
+        time.sleep(0.5)
+
+
+def _audit_counts(dsn: str, message_ids: list[str], since: float) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
+        for i in range(0, len(message_ids), AUDIT_BATCH):
+            rows = conn.execute(
+                "SELECT payload->>'message_id', count(*) FROM audit_logs "
+                "WHERE event_type = 'message' AND occurred_at >= to_timestamp(%s) "
+                "AND payload->>'message_id' = ANY(%s) GROUP BY 1",
+                (since - 60, message_ids[i : i + AUDIT_BATCH]),
+            ).fetchall()
+            counts.update({str(m): int(n) for m, n in rows})
+    return counts
+
+
+class _DuringProbes(threading.Thread):
+    """Steady-state probes about once a second while the method runs; a failing safety
+    probe sets ``abort`` and stops the scheduler through ``stop``."""
+
+    def __init__(self, exp: Experiment, agent_url: str, stop: threading.Event) -> None:
+        super().__init__(name="during-probes", daemon=True)
+        self.exp, self.agent_url, self.stop = exp, agent_url, stop
+        self.results: list[ProbeResult] = []
+        self.abort: str | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        safety = {p.name for p in self.exp.steady_state if p.safety}
+        while not self.done.is_set():
+            began = time.monotonic()
+            for result in _probes(self.exp, "during", self.agent_url):
+                self.results.append(result)
+                if not result.ok and result.probe in safety and self.abort is None:
+                    self.abort = f"safety probe {result.probe} failed: {result.detail}"
+                    self.stop.set()
+            self.done.wait(max(0.0, 1.0 - (time.monotonic() - began)))
 
 
 def _run_method(
     exp: Experiment,
     client: ToxiproxyClient,
-    sampler: MetricsSampler,
-    agent_url: str,
-    during: list[ProbeResult],
-    applied: list[dict[str, Any]],
+    journal: Journal,
+    state: StackState,
     progress: Progress,
-) -> tuple[float, float]:
-    """Apply every fault on its schedule; returns the wall times of first start and last end."""
-    began = time.time()
-    events = sorted(
-        [(s.start_s, "start", i) for i, s in enumerate(exp.method)]
-        + [(s.end_s, "end", i) for i, s in enumerate(exp.method)],
-        key=lambda e: (e[0], e[1] == "start"),
-    )
-    active: dict[int, contextlib.ExitStack] = {}
-    next_probe = time.monotonic()
+) -> None:
+    agent_url = state.url("agent")
+    windows = [FaultWindow(s.start_s, s.end_s, s.fault) for s in exp.method]
+    scheduler = FaultScheduler(client, windows, log=lambda m: progress(f"    {m}"), stack=state)
+    began = scheduler.began
+    journal.faults = scheduler.records
+    stop = threading.Event()
+    probes = _DuringProbes(exp, agent_url, stop)
+    worker = threading.Thread(target=scheduler.run, args=(stop, began), name="faults")
+    probes.start()
+    worker.start()
     try:
-        for offset, what, i in events:
-            while (wait := began + offset - time.time()) > 0:
-                if time.monotonic() >= next_probe:
-                    results = _probes(exp, "during", agent_url)
-                    during.extend(results)
-                    failed = [
-                        r
-                        for r in results
-                        if not r.ok
-                        and next(p for p in exp.steady_state if p.name == r.probe).safety
-                    ]
-                    if failed:
-                        raise ExperimentAborted(
-                            f"safety probe {failed[0].probe} failed: {failed[0].detail}"
-                        )
-                    next_probe = time.monotonic() + 1.0
-                time.sleep(min(wait, 0.2))
-            step = exp.method[i]
-            if what == "start":
-                stack = contextlib.ExitStack()
-                names = stack.enter_context(inject(client, step.fault))
-                active[i] = stack
-                record = {
-                    "fault": step.fault.describe(),
-                    "proxy": step.fault.proxy,
-                    "type": step.fault.type,
-                    "started_at": time.time(),
-                    "ended_at": None,
-                    "toxics": list(names),
-                }
-                applied.append(record)
-                sampler.mark(f"start {step.fault.describe()}")
-                progress(f"    +{offset:5.1f} s  inject {step.fault.describe()}")
-            else:
-                active.pop(i).close()
-                next(
-                    r
-                    for r in reversed(applied)
-                    if r["fault"] == step.fault.describe() and r["ended_at"] is None
-                )["ended_at"] = time.time()
-                sampler.mark(f"stop {step.fault.describe()}")
-                progress(f"    +{offset:5.1f} s  remove {step.fault.describe()}")
+        while worker.is_alive():
+            worker.join(0.2)
     finally:
-        # Rollback: leave no fault behind, whatever happened above (Ctrl-C included).
-        for stack in active.values():
-            stack.close()
-        for record in applied:
-            record["ended_at"] = record["ended_at"] or time.time()
-    first = min(r["started_at"] for r in applied)
-    last = max(r["ended_at"] for r in applied)
-    return first, last
+        # Rollback: leave no fault behind, whatever happened (Ctrl-C included).
+        stop.set()
+        worker.join(30)
+        scheduler.restore()
+        probes.done.set()
+        probes.join(15)
+        journal.steady_state["during"] = probes.results
+    failed = [r for r in journal.faults if r.error and r.started_at is None]
+    if failed:
+        raise ChaosError(f"fault not applied: {failed[0].fault}: {failed[0].error}")
+    if probes.abort:
+        raise ExperimentAborted(probes.abort)
+
+
+def _traffic(
+    exp: Experiment, state: StackState, prefix: str, load: Traffic | None
+) -> Traffic | None:
+    if load is not None or exp.load is None:
+        return load
+    if exp.load.locust:
+        from chaos.load.runner import LocustLoad
+
+        return LocustLoad(state.url("agent"), exp.load.locust, guest_prefix=prefix)
+    return OpenLoad(
+        state.url("agent"),
+        rate_per_s=exp.load.rate_per_s,
+        guests=exp.load.guests,
+        guest_prefix=prefix,
+        whatsapp_share=exp.load.whatsapp_share,
+        whatsapp_secret=state.whatsapp_secret,
+        stays=exp.load.stays,
+        skew=exp.load.skew,
+        kinds=exp.load.mix,
+    )
+
+
+def _describe_load(load: Traffic | None) -> dict[str, Any]:
+    if load is None:
+        return {"kind": "none"}
+    if isinstance(load, OpenLoad):
+        return {
+            "kind": "open",
+            "rate_per_s": load.rate_per_s,
+            "guests": load.guests,
+            "whatsapp_share": load.whatsapp_share,
+            "stays": load.stays,
+            "skew": load.skew,
+            "mix": list(load.kinds) or "default",
+        }
+    return {"kind": type(load).__name__, "scenario": str(getattr(load, "scenario", ""))}
 
 
 def run_experiment(
@@ -129,153 +191,148 @@ def run_experiment(
     state: StackState,
     *,
     progress: Progress = print,
-    sample_interval_s: float = 0.5,
-) -> dict[str, Any]:
-    """Run one experiment against a running stack and return its journal."""
+    sample_interval_s: float = 0.25,
+    load: Traffic | None = None,
+    steady_wait_s: float = 30.0,
+) -> Journal:
+    """Run one experiment against a running stack and return its journal.
+
+    ``load`` replaces the experiment's own traffic (a ``LocustLoad``, say). The method
+    begins once the steady state holds; ``steady_wait_s`` is how long to wait for that
+    (a previous run's breaker may still be half-open) before the run fails on it.
+    """
     agent_url = state.url("agent")
     run_id = uuid.uuid4().hex[:12]
-    guest_prefix = f"exp-{run_id}"
-    journal: dict[str, Any] = {
-        "journal_version": JOURNAL_VERSION,
-        "generator": _pkg,
-        "run_id": run_id,
-        "experiment": {
+    journal = Journal(
+        run_id=run_id,
+        experiment={
             "name": exp.name,
             "title": exp.title,
             "purpose": exp.purpose,
             "path": exp.path,
             "spec": exp.raw,
         },
-        "stack": state.urls,
-        "started_at": time.time(),
-        "status": "error",
-        "steady_state": {"before": [], "during": [], "after": []},
-        "method": [],
-        "rollbacks": [],
-        "expectations": [],
-        "figures": {},
-        "marks": [],
-        "timeline": [],
-        "load": [],
-        "error": None,
-    }
+        stack=dict(state.urls),
+        started_at=time.time(),
+        generator=_pkg,
+    )
     client = ToxiproxyClient(state.url("proxy_api"))
     sampler = MetricsSampler(
         agent_url, interval_s=sample_interval_s, prometheus_url=state.urls.get("prometheus")
     )
-    load: BackgroundLoad | LocustLoad | None = None
-    during: list[ProbeResult] = []
-    fault_start = fault_end = time.time()
+    traffic = _traffic(exp, state, f"exp-{run_id}", load)
+    journal.load = _describe_load(traffic)
+    samples: list[Sample] = []
+    began = False
     try:
         dirty = verify_clean(client)
         if dirty:
             raise ChaosError(f"proxy not clean before the run: {'; '.join(dirty)}")
-        before = _probes(exp, "before", agent_url)
-        journal["steady_state"]["before"] = [r.as_dict() for r in before]
-        if not all(r.ok for r in before):
-            journal["status"] = "failed"
-            journal["error"] = "steady state not met before the method: " + "; ".join(
-                r.detail for r in before if not r.ok
+        journal.steady_state["before"] = _settled(exp, agent_url, steady_wait_s)
+        if not all(r.ok for r in journal.steady_state["before"]):
+            journal.status = "failed"
+            journal.error = "steady state not met before the method: " + "; ".join(
+                r.detail for r in journal.steady_state["before"] if not r.ok
             )
             return journal
         sampler.start()
-        if exp.load is not None and exp.load.locust:
-            from chaos.load.runner import LocustLoad
-
-            progress(f"  background load: Locust scenario {exp.load.locust}")
-            load = LocustLoad(agent_url, exp.load.locust, guest_prefix=guest_prefix).start()
-        elif exp.load is not None:
-            load = BackgroundLoad(
-                agent_url,
-                rate_per_s=exp.load.rate_per_s,
-                guests=exp.load.guests,
-                guest_prefix=guest_prefix,
-            ).start()
-        sampler.mark("baseline")
+        if traffic is not None:
+            progress(f"  guest load: {journal.load}")
+            traffic.start()
+        began = True
         time.sleep(exp.baseline_s)
-        progress(f"  method ({exp.method_s:.0f} s of faults)")
-        fault_start, fault_end = _run_method(
-            exp, client, sampler, agent_url, during, journal["method"], progress
-        )
-        sampler.mark("settle")
-        progress(f"  settling for {exp.settle_s:.0f} s")
+        progress(f"  method ({exp.method_s:g} s of faults)")
+        _run_method(exp, client, journal, state, progress)
+        progress(f"  settling for {exp.settle_s:g} s")
         time.sleep(exp.settle_s)
-        journal["status"] = "completed"
+        journal.status = "completed"
     except ExperimentAborted as exc:
-        journal["status"] = "aborted"
-        journal["error"] = str(exc)
+        journal.status, journal.error = "aborted", str(exc)
     except KeyboardInterrupt:
-        journal["status"] = "interrupted"
-        journal["error"] = "interrupted by the user; faults rolled back"
+        journal.status, journal.error = "interrupted", "interrupted by the user; faults rolled back"
         raise
     except ChaosError as exc:
-        journal["status"] = "error"
-        journal["error"] = str(exc)
+        journal.status, journal.error = "error", str(exc)
     finally:
-        samples = load.stop() if load else []
-        sampler.stop()
-        # A run that errored before injecting anything (proxy unreachable or already
-        # dirty) added nothing to roll back; re-checking would blame it for others' toxics.
-        nothing_injected = journal["status"] == "error" and not journal["method"]
-        problems = [] if nothing_injected else verify_clean(client)
-        journal["rollbacks"] = [
-            {"action": f"remove {r['fault']}", "ok": True, "toxics": r["toxics"]}
-            for r in journal["method"]
-        ] + [{"action": "verify proxy clean", "ok": not problems, "detail": "; ".join(problems)}]
+        if traffic is not None and began:
+            samples = traffic.stop()
+        journal.timeline = sampler.stop() if began else Timeline()
+        journal.samples = samples
+        problems = verify_clean(client) if began else []
+        journal.rollbacks = [
+            Rollback(f"remove {r.fault}", bool(r.removed_ok), r.removal_detail)
+            for r in journal.faults
+            if r.started_at is not None
+        ] + [Rollback("verify proxy clean", not problems, "; ".join(problems))]
         client.close()
-        journal["steady_state"]["during"] = [r.as_dict() for r in during]
-        journal["marks"] = sampler.marks
-        journal["load"] = [
-            [s.at, s.status, round(s.latency_s, 5), s.degraded, s.intent] for s in samples
-        ]
-        timeline = sampler.frame()
-        journal["timeline"] = timeline.to_dict(orient="split")["data"]
-        journal["fault_window"] = [fault_start, fault_end]
-        journal["ended_at"] = time.time()
-
-    if journal["status"] != "completed":
+        journal.ended_at = time.time()
+    if journal.status != "completed":
         return journal
-    after = _probes(exp, "after", agent_url)
-    journal["steady_state"]["after"] = [r.as_dict() for r in after]
-    rows = distinct = None
-    with contextlib.suppress(psycopg.Error):
-        rows, distinct = count_audit_rows(state.url("postgres"), guest_prefix)
-    evidence = Evidence(
-        timeline=timeline,
-        samples=samples,
-        fault_start=fault_start,
-        fault_end=fault_end,
-        audit_rows=rows,
-        audit_distinct=distinct,
-    )
-    verdicts = [evaluate(e, evidence) for e in exp.expectations]
-    journal["expectations"] = [v.as_dict() for v in verdicts]
-    journal["figures"] = figures(evidence)
-    rollback_ok = all(r["ok"] for r in journal["rollbacks"])
-    passed = all(v.passed for v in verdicts) and all(r.ok for r in after) and rollback_ok
-    journal["status"] = "passed" if passed else "failed"
-    if not all(r.ok for r in after):
-        journal["error"] = "steady state not restored after the method: " + "; ".join(
-            r.detail for r in after if not r.ok
-        )
+    _conclude(exp, state, journal)
     return journal
 
 
-def figures(ev: Evidence) -> dict[str, Any]:
-    """Headline numbers for the report: traffic, latency per phase, errors."""
-    import numpy as np
+def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
+    journal.steady_state["after"] = _probes(exp, "after", agent_url=state.url("agent"))
+    window = journal.fault_window
+    assert window is not None  # a completed method started its faults
+    waits = [e.spec["within_s"] for e in exp.expectations if e.kind == "no_lost_audit_events"]
+    audit = reconcile_audit(
+        state.url("postgres"), journal.samples, journal.started_at, max(waits, default=0.0)
+    )
+    journal.audit = {
+        "acknowledged": audit.acknowledged,
+        "present": audit.present,
+        "lost": audit.lost,
+        "duplicated": audit.duplicated,
+        "error": audit.error,
+    }
+    evidence = Evidence(
+        timeline=journal.timeline,
+        samples=journal.samples,
+        fault_start=window[0],
+        fault_end=window[1],
+        audit=audit,
+        run_start=journal.started_at,
+        run_end=journal.ended_at,
+    )
+    journal.verdicts = [evaluate(e, evidence) for e in exp.expectations]
+    journal.figures = figures(journal, evidence)
+    journal.ended_at = time.time()
+    after_failed = [r.detail for r in journal.steady_state["after"] if not r.ok]
+    rollback_failed = [r.detail or r.action for r in journal.rollbacks if not r.ok]
+    statuses = {v.status for v in journal.verdicts}
+    if rollback_failed:
+        journal.status, journal.error = "error", "rollback failed: " + "; ".join(rollback_failed)
+    elif after_failed or "failed" in statuses:
+        journal.status = "failed"
+        if after_failed:
+            journal.error = "steady state not restored after the method: " + "; ".join(after_failed)
+    else:
+        journal.status = "inconclusive" if "inconclusive" in statuses else "passed"
 
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
+    """Headline numbers for the report: traffic, latency per phase, counters, scheduling."""
     out: dict[str, Any] = {
         "requests": len(ev.samples),
-        "errors_5xx": sum(1 for s in ev.samples if s.status >= 500 or s.status == 0),
+        "failed": sum(1 for s in ev.samples if s.failed),
         "degraded": sum(1 for s in ev.samples if s.degraded),
-        "audit_rows": ev.audit_rows,
         "fault_duration_s": round(ev.fault_end - ev.fault_start, 2),
+        "sampler_errors": len(ev.timeline.errors),
     }
     for phase in ("before", "during", "after"):
         lat = [s.latency_s for s in ev.phase(phase)]
-        out[f"p50_{phase}_s"] = round(float(np.percentile(lat, 50)), 4) if lat else None
-        out[f"p95_{phase}_s"] = round(float(np.percentile(lat, 95)), 4) if lat else None
+        for q in (0.5, 0.95):
+            value = _quantile(lat, q)
+            out[f"p{round(q * 100)}_{phase}_s"] = round(value, 4) if value is not None else None
     for metric in (
         "session_save_retries_total",
         "audit_fallback_writes_total",
@@ -284,4 +341,17 @@ def figures(ev: Evidence) -> dict[str, Any]:
         "pms_cache_misses_total",
     ):
         out[metric] = ev.increase(metric)
+    lags = schedule_lags(journal)
+    out["schedule_lag_max_ms"] = round(max(lags) * 1000, 1) if lags else None
     return out
+
+
+def schedule_lags(journal: Journal) -> list[float]:
+    """Seconds from each planned fault start or end to the proxy's confirmation of it."""
+    lags = []
+    for f in journal.faults:
+        if f.started_at is not None and f.planned_start_at is not None:
+            lags.append(f.started_at - f.planned_start_at)
+        if f.ended_at is not None and f.planned_end_at is not None:
+            lags.append(f.ended_at - f.planned_end_at)
+    return lags

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import psycopg
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 
-from chaos.exceptions import StackError
+from chaos.exceptions import MetricsError, StackError
 from chaos.inspect.errors import InspectError
+from chaos.metrics import Scrape, scrape
 
 APPLICATION_NAME = "chaoslab-inspect"
 
@@ -120,46 +119,9 @@ def redis_connect(url: str, *, timeout_s: float) -> redis.Redis:
     return client
 
 
-Labels = dict[str, str]
-
-
-@dataclass(frozen=True)
-class Scrape:
-    """The samples of one ``/metrics`` page, by sample name."""
-
-    samples: dict[str, list[tuple[Labels, float]]]
-
-    def total(self, name: str, **labels: str) -> float | None:
-        """Sum of ``name``'s samples whose labels include ``labels``; None if absent."""
-        rows = self.samples.get(name)
-        if rows is None:
-            return None
-        return sum(v for lab, v in rows if all(lab.get(k) == want for k, want in labels.items()))
-
-    def by_label(self, name: str, label: str) -> dict[str, float]:
-        """``name``'s values keyed by one label's value (summed over the other labels)."""
-        out: dict[str, float] = {}
-        for lab, value in self.samples.get(name, []):
-            out[lab.get(label, "")] = out.get(lab.get(label, ""), 0.0) + value
-        return out
-
-
-def parse_metrics(text: str) -> Scrape:
-    samples: dict[str, list[tuple[Labels, float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            samples.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
-    return Scrape(samples)
-
-
 def scrape_agent(url: str, *, timeout_s: float) -> Scrape:
     """The agent's ``/metrics``, parsed; ``InspectError`` when it does not answer."""
     try:
-        response = httpx.get(f"{url.rstrip('/')}/metrics", timeout=timeout_s)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
+        return scrape(url, timeout_s=timeout_s)
+    except MetricsError as exc:
         raise InspectError(f"agent metrics at {redact(url)}: {_first_line(exc)}") from exc
-    try:
-        return parse_metrics(response.text)
-    except ValueError as exc:
-        raise InspectError(f"agent metrics at {redact(url)} unparsable: {exc}") from exc

@@ -57,7 +57,7 @@ from chaos.lab.plots import (
 from chaos.lab.plots_prom import plot_dashboard
 from chaos.lab.plots_traffic import plot_hit_ratio, plot_sweep
 from chaos.lab.prom import PanelResults, dashboard_queries, prom_range, query_panels
-from chaos.lab.runs import Run, from_journal, latency_steps, run
+from chaos.lab.runs import Run, latency_steps, open_run, run
 from chaos.lab.session import stack, status
 
 __all__ = [
@@ -67,8 +67,8 @@ __all__ = [
     "check_hit_ratio", "check_mix_effect", "check_no_5xx", "check_no_lost_events",
     "check_no_retries_below_timeout", "check_panels_have_data", "check_queries_run",
     "check_stale_served", "check_ttl_effect", "cold_cache", "dashboard_queries",
-    "first_budget_exceeded", "from_journal", "guest_traffic", "hit_timeline", "latency_steps",
-    "mix_sweep", "plot_breaker", "plot_dashboard", "plot_fallback", "plot_hit_ratio",
+    "first_budget_exceeded", "guest_traffic", "hit_timeline", "latency_steps",
+    "mix_sweep", "open_run", "plot_breaker", "plot_dashboard", "plot_fallback", "plot_hit_ratio",
     "plot_latency", "plot_latency_steps", "plot_phases", "plot_retry_budget",
     "plot_save_retries", "plot_stale_cache", "plot_sweep", "prom_range", "query_panels", "run",
     "run_under_load", "stack", "status", "step_table", "time_to_target", "ttl_sweep",

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from agent.settings import AgentSettings
+from chaos.figures.runs import window_ratio
 from chaos.lab.errors import LabError
 from chaos.lab.load import Traffic
-from chaos.lab.metrics import gauge, hit_counts, increase, total_increase, window_ratio
 from chaos.lab.runs import Run
 from chaos.stack.config import LAB_AGENT_ENV
 
@@ -52,22 +52,6 @@ def agent_profile() -> dict[str, Any]:
     }
 
 
-def _in(df: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
-    return df[(df.index >= start) & (df.index < end)] if len(df) else df
-
-
-def _grew(cumulative: pd.DataFrame, start: float, end: float) -> float:
-    """Increase of a cumulative table (summed over columns) within ``[start, end)``."""
-    if cumulative.empty or not len(cumulative.columns):
-        return 0.0
-    total = cumulative.sum(axis=1)
-    before = total[total.index < start]
-    inside = total[total.index < end]
-    first = float(before.iloc[-1]) if len(before) else 0.0
-    last = float(inside.iloc[-1]) if len(inside) else first
-    return last - first
-
-
 def step_table(r: Run) -> pd.DataFrame:
     """Per latency step: replies, their latency, degraded share and session-save retries.
 
@@ -78,20 +62,18 @@ def step_table(r: Run) -> pd.DataFrame:
     if not steps:
         raise LabError("step_table needs a run from latency_steps()")
     budget = int(agent_profile()["session_save_retries"])
-    retried = increase(r.timeline, "session_save_retries_total")
-    failed = increase(
-        r.timeline, "retry_attempts_total", operation="session.save", outcome="failure"
-    )
-    recovered = increase(
-        r.timeline, "retry_attempts_total", operation="session.save", outcome="success"
-    )
-    handled = increase(r.timeline, "orchestrator_messages_total")
     rows = []
-    for ms, w in zip(steps, r.fault_windows, strict=True):
-        req = r.requests[(r.requests["t"] >= w.start_s) & (r.requests["t"] < w.end_s)]
+    for ms, (start, end) in zip(steps, r.fault_windows, strict=True):
+        req = r.requests[(r.requests["t"] >= start) & (r.requests["t"] < end)]
         lat = req["latency_s"].to_numpy(dtype=float)
-        fails, oks = _grew(failed, w.start_s, w.end_s), _grew(recovered, w.start_s, w.end_s)
-        messages = _grew(handled, w.start_s, w.end_s)
+
+        def grew(metric: str, start: float = start, end: float = end, **labels: str) -> float:
+            return r.grew(metric, start, end, **labels) or 0.0
+
+        fails = grew("retry_attempts_total", operation="session.save", outcome="failure")
+        oks = grew("retry_attempts_total", operation="session.save", outcome="success")
+        messages = grew("orchestrator_messages_total")
+        retried = grew("session_save_retries_total")
         exhausted = max(0, math.ceil((fails - (budget - 1) * oks) / budget)) if fails else 0
         rows.append(
             {
@@ -101,12 +83,10 @@ def step_table(r: Run) -> pd.DataFrame:
                 "p95_s": float(np.percentile(lat, 95)) if len(lat) else np.nan,
                 "degraded_share": float(req["degraded"].mean()) if len(req) else np.nan,
                 "errors_5xx": int(((req["status"] >= 500) | (req["status"] == 0)).sum()),
-                "save_retries": _grew(retried, w.start_s, w.end_s),
+                "save_retries": retried,
                 "failed_retries": fails,
                 "recovered_saves": oks,
-                "retries_per_message": (
-                    _grew(retried, w.start_s, w.end_s) / messages if messages else np.nan
-                ),
+                "retries_per_message": retried / messages if messages else np.nan,
                 "exhausted_saves": exhausted,
             }
         )
@@ -121,9 +101,7 @@ def first_budget_exceeded(r: Run) -> float | None:
     Read from the failed-retry counter: the moment it has grown by the retry budget.
     """
     budget = int(agent_profile()["session_save_retries"])
-    failed = increase(
-        r.timeline, "retry_attempts_total", operation="session.save", outcome="failure"
-    )
+    failed = r.increase("retry_attempts_total", operation="session.save", outcome="failure")
     if failed.empty or not len(failed.columns):
         return None
     total = failed.sum(axis=1)
@@ -132,22 +110,21 @@ def first_budget_exceeded(r: Run) -> float | None:
 
 
 def audit_ledger(r: Run) -> pd.DataFrame:
-    """Where the run's audit events went, and whether PostgreSQL holds one row per message."""
-    accepted = int(((r.requests["status"] >= 200) & (r.requests["status"] < 300)).sum())
-    pending = gauge(r.timeline, "audit_fallback_pending")
+    """Where the run's audit events went, and whether PostgreSQL holds each message once."""
+    audit = r.journal.audit or {}
+    pending = r.series("audit_fallback_pending")
+
+    def counted(metric: str, **labels: str) -> float | None:
+        return r.journal.timeline.increase(metric, **labels)
+
     rows = {
-        "guest messages accepted (2xx)": accepted,
-        "audit rows in PostgreSQL for them": r.notes.get("audit_rows"),
-        "distinct message ids among those rows": r.notes.get("audit_distinct"),
-        "events written directly": total_increase(
-            r.timeline, "audit_events_total", outcome="written"
-        ),
-        "events sent to the fallback file": total_increase(
-            r.timeline, "audit_fallback_writes_total"
-        ),
-        "events replayed from the fallback": total_increase(
-            r.timeline, "audit_events_total", outcome="replayed"
-        ),
+        "guest messages acknowledged (2xx)": audit.get("acknowledged"),
+        "their message ids found in PostgreSQL": audit.get("present"),
+        "lost (acknowledged, not in PostgreSQL)": len(audit.get("lost") or []) if audit else None,
+        "duplicated (more than one row)": len(audit.get("duplicated") or {}) if audit else None,
+        "events written directly": counted("audit_events_total", outcome="written"),
+        "events sent to the fallback file": counted("audit_fallback_writes_total"),
+        "events replayed from the fallback": counted("audit_events_total", outcome="replayed"),
         "peak pending in the fallback": float(pending.max()) if len(pending) else np.nan,
         "pending at the end": float(pending.iloc[-1]) if len(pending) else np.nan,
     }
@@ -156,7 +133,7 @@ def audit_ledger(r: Run) -> pd.DataFrame:
 
 def drained_after_s(r: Run) -> float | None:
     """Seconds after the fault ended when the fallback was empty for good, or None."""
-    pending = gauge(r.timeline, "audit_fallback_pending")
+    pending = r.series("audit_fallback_pending")
     if pending.empty or pending.iloc[-1] != 0:
         return None
     nonzero = pending[pending != 0]
@@ -170,9 +147,9 @@ def hit_timeline(t: Traffic, window_s: float = 5.0) -> pd.DataFrame:
     """Rolling PMS cache hit ratio over time: overall and per kind, in ``window_s`` windows."""
     columns = {}
     for kind in (None, "availability", "room_types"):
-        hits, misses = hit_counts(t.timeline, kind)
+        hits, misses = t.hit_counts(kind)
         columns[kind or "all"] = window_ratio(hits, misses, window_s)
-    hits, misses = hit_counts(t.timeline)
+    hits, misses = t.hit_counts()
     columns["cumulative"] = (hits / (hits + misses)).where(hits + misses > 0)
     return pd.DataFrame(columns)
 

@@ -1,10 +1,10 @@
 """Guest traffic from Locust (always a subprocess, through ``chaos.load.runner.LocustLoad``).
 
-``guest_traffic`` drives a scenario against an agent while sampling its ``/metrics``;
+``guest_traffic`` drives a scenario against an agent while reading its ``/metrics``;
 ``ttl_sweep`` and ``mix_sweep`` repeat that with one thing changed (the availability
 cache TTL of a throwaway agent, or which conversations the guests have), each point
 from a cold cache so the points compare. ``run_under_load`` runs a catalogue experiment
-while Locust is the load, and judges it on Locust's requests.
+with Locust as its traffic.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from typing import Any
 import pandas as pd
 import redis
 
+from chaos.figures.base import REQUEST_COLUMNS, outcome, relative
 from chaos.lab.agents import temporary_agent
 from chaos.lab.errors import LabError
-from chaos.lab.metrics import hit_counts
-from chaos.lab.runs import Run, from_journal, requests_frame
-from chaos.observe import MetricsSampler
+from chaos.lab.runs import Run, run
+from chaos.metrics import MetricsSampler, Timeline
 from chaos.stack.state import StackState
+from chaos.traffic import Sample
 
 #: Conversation mixes: the Locust tasks both guest classes run (None: the scenario's own mix).
 MIXES: dict[str, tuple[str, ...] | None] = {
@@ -43,38 +44,65 @@ TTL_ENV = "AGENT_PMS__CACHE_AVAILABILITY_TTL_S"
 
 @dataclass
 class Traffic:
-    """One Locust run against one agent, and the agent's metrics sampled meanwhile."""
+    """One Locust run against one agent, and the agent's metrics read meanwhile."""
 
     label: str
     t0: float
-    timeline: pd.DataFrame
-    requests: pd.DataFrame
+    end: float
+    timeline: Timeline
+    samples: list[Sample]
     out_base: Path | None  # Locust's own files (stats, HTML), kept when out_dir was given
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def requests(self) -> pd.DataFrame:
+        """Every guest request (seconds since the load started), all in phase "load"."""
+        rows = [
+            [
+                s.intended_at - self.t0,
+                s.latency_s,
+                s.status,
+                bool(s.degraded),
+                outcome(s.status, s.degraded),
+                s.channel,
+                s.label,
+                "load",
+            ]
+            for s in self.samples
+        ]
+        return pd.DataFrame(rows, columns=REQUEST_COLUMNS)
+
+    def hit_counts(self, kind: str | None = None) -> tuple[pd.Series, pd.Series]:
+        """Cumulative PMS cache hits and misses (of one ``kind``, or all) since ``t0``."""
+        labels = {"kind": kind} if kind else {}
+        found = []
+        for metric in ("pms_cache_hits_total", "pms_cache_misses_total"):
+            groups = self.timeline.increases(metric, **labels)
+            found.append(relative(next(iter(groups.values()), []), self.t0))
+        return found[0], found[1]
+
     def hit_ratio(self, kind: str | None = None, after_s: float | None = None) -> float:
-        """Hits / lookups from ``after_s`` (default: the first sample) to the end."""
-        hits, misses = hit_counts(self.timeline, kind)
-        if after_s is not None:
-            hits, misses = hits[hits.index >= after_s], misses[misses.index >= after_s]
-        if hits.empty:
+        """Hits / lookups from ``after_s`` (default: the start) to the end; NaN without any."""
+        start = self.t0 + after_s if after_s is not None else None
+        labels = {"kind": kind} if kind else {}
+        hits = self.timeline.increase("pms_cache_hits_total", start, None, **labels)
+        misses = self.timeline.increase("pms_cache_misses_total", start, None, **labels)
+        if hits is None or misses is None or hits + misses == 0:
             return float("nan")
-        h = float(hits.iloc[-1] - hits.iloc[0])
-        m = float(misses.iloc[-1] - misses.iloc[0])
-        return h / (h + m) if h + m > 0 else float("nan")
+        return hits / (hits + misses)
 
     def lookups(self, kind: str | None = None) -> float:
-        hits, misses = hit_counts(self.timeline, kind)
-        return float(hits.iloc[-1] + misses.iloc[-1]) if len(hits) else 0.0
+        labels = {"kind": kind} if kind else {}
+        hits = self.timeline.increase("pms_cache_hits_total", **labels)
+        misses = self.timeline.increase("pms_cache_misses_total", **labels)
+        return (hits or 0.0) + (misses or 0.0)
 
     def summary(self) -> dict[str, Any]:
         """The row a sweep table shows for this run."""
-        n = len(self.requests)
-        errors = int(((self.requests["status"] >= 500) | (self.requests["status"] == 0)).sum())
         return {
             **self.settings,
-            "requests": n,
-            "errors": errors,
+            "requests": len(self.samples),
+            "errors": sum(1 for s in self.samples if s.failed),
             "lookups": self.lookups(),
             "hit_ratio": self.hit_ratio(),
             "availability_hit_ratio": self.hit_ratio("availability"),
@@ -180,17 +208,12 @@ def guest_traffic(
         finally:
             samples = load.stop()
     finally:
-        sampler.stop()
-    timeline = sampler.frame()
-    timeline["t"] = timeline["t"] - t0
-    rows = [(s.at, s.status, s.latency_s, s.degraded, s.intent) for s in samples]
-    requests = requests_frame(rows, t0, (t0 + run_s, t0 + run_s))
-    requests["phase"] = "load"
+        timeline = sampler.stop()
     info = {"label": label or mix, "mix": mix, "users": users, "run_s": run_s, **(settings or {})}
     if out_dir is None:
         shutil.rmtree(out, ignore_errors=True)
     kept = load.out_base if out_dir is not None else None
-    return Traffic(str(info["label"]), t0, timeline, requests, kept, info)
+    return Traffic(str(info["label"]), t0, t0 + run_s, timeline, samples, kept, info)
 
 
 @dataclass
@@ -278,60 +301,26 @@ def run_under_load(
     progress: Callable[[str], None] = print,
     **overrides: Any,
 ) -> Run:
-    """Run experiment ``name`` with Locust (not the runner's light load) as its traffic.
+    """Run experiment ``name`` with Locust (API and WhatsApp guests) as its traffic.
 
-    The verdicts are judged again on Locust's API requests; audit rows are matched to
-    them by the guest id prefix Locust was given. Locust's files are kept in ``out_dir``
-    when given.
+    The verdicts are judged on Locust's requests, every channel. Locust's files are kept
+    in ``out_dir`` when given.
     """
-    from chaos.experiment.expectations import Evidence, evaluate
-    from chaos.experiment.runner import figures, run_experiment
-    from chaos.lab.runs import audit_count, experiment, with_overrides
+    from chaos.load.runner import LocustLoad
 
-    exp = with_overrides(experiment(name), load=False, **overrides)
-    prefix = f"lab-{uuid.uuid4().hex[:10]}"
     out = out_dir or Path(tempfile.mkdtemp(prefix="hcl-lab-locust-"))
-    load = _start_locust(
+    load = LocustLoad(
         stack.url("agent"),
-        scenario=scenario,
+        scenario,
         users=users,
-        mix="default",
-        think_time=think_time,
-        seed=7,
+        spawn_rate=users,
         out_dir=out,
-        guest_prefix=prefix,
+        guest_prefix=f"lab-{uuid.uuid4().hex[:10]}",
+        extra_args=locust_args("default", think_time, 7),
     )
-    progress(f"Locust {scenario}: {users} guests (prefix {prefix})")
-    try:
-        journal = run_experiment(exp, stack, progress=progress, sample_interval_s=0.25)
-    finally:
-        samples = load.stop()
-    journal["load"] = [
-        [s.at, s.status, round(s.latency_s, 5), s.degraded, s.intent] for s in samples
-    ]
-    counts = audit_count(stack, prefix)
-    if journal["status"] in ("passed", "failed"):
-        timeline = pd.DataFrame(journal["timeline"], columns=["t", "metric", "labels", "value"])
-        start, end = journal["fault_window"]
-        evidence = Evidence(
-            timeline=timeline,
-            samples=samples,
-            fault_start=start,
-            fault_end=end,
-            audit_rows=counts["audit_rows"],
-            audit_distinct=counts["audit_distinct"],
-        )
-        verdicts = [evaluate(e, evidence) for e in exp.expectations]
-        journal["expectations"] = [v.as_dict() for v in verdicts]
-        journal["figures"] = figures(evidence)
-        after_ok = all(p["ok"] for p in journal["steady_state"]["after"])
-        rollback_ok = all(r["ok"] for r in journal["rollbacks"])
-        journal["status"] = (
-            "passed" if all(v.passed for v in verdicts) and after_ok and rollback_ok else "failed"
-        )
-    result = from_journal(journal, agent="stack")
+    progress(f"Locust {scenario}: {users} guests")
+    result = run(name, stack, load=load, progress=progress, **overrides)
     if out_dir is None:
         shutil.rmtree(out, ignore_errors=True)
-    result.notes.update({**counts, "users": users, "locust": str(load.out_base) if out_dir else ""})
-    progress(f"{exp.name} under Locust: {result.status.upper()}, {len(samples)} API requests")
+    result.notes.update({"users": users, "locust": str(load.out_base) if out_dir else ""})
     return result

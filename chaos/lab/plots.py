@@ -1,7 +1,8 @@
-"""Charts of experiment runs (``Run``): latency steps, retries, breakers, fallback, phases.
+"""Charts of experiment runs (``Run``) for the notebooks.
 
-Every chart puts time on the x axis in seconds since the first fault start and shades the
-faults. Counters are drawn as their increase since the run began.
+The charts of any run (breaker, fallback, latency, phases, stale cache) are the report's
+own (``chaos.figures.runs``); the latency-steps charts of notebook 01 live here, on the
+same figure base.
 """
 
 from __future__ import annotations
@@ -10,25 +11,25 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from chaos.lab.analysis import agent_profile, drained_after_s, first_budget_exceeded, step_table
-from chaos.lab.figure import STATE_COLOURS, LabFigure, finish, new_figure, shade
-from chaos.lab.metrics import gauge, increase
+from chaos.figures import runs as charts
+from chaos.figures.base import (
+    OUTCOME_COLOURS,
+    LabFigure,
+    Skipped,
+    finish,
+    new_figure,
+    rolling_quantile,
+)
+from chaos.lab.analysis import agent_profile, first_budget_exceeded, step_table
 from chaos.lab.runs import Run
-from chaos.report.charts import OUTCOME_COLOURS, rolling_quantile
-
-STATE_LEVEL = {"closed": 0, "open": 1, "half-open": 2}  # the gauge's encoding
-
-
-def _windows(r: Run) -> list[tuple[float, float]]:
-    return [(w.start_s, w.end_s) for w in r.fault_windows]
 
 
 def _step_labels(ax: Axes, r: Run) -> None:
     """Write each latency step's value at the top of its window."""
     steps = r.notes.get("steps_ms") or []
-    for ms, w in zip(steps, r.fault_windows, strict=False):
+    for ms, (start, end) in zip(steps, r.fault_windows, strict=False):
         ax.text(
-            (w.start_s + w.end_s) / 2,
+            (start + end) / 2,
             0.97,
             f"+{ms} ms",
             transform=ax.get_xaxis_transform(),
@@ -42,10 +43,10 @@ def _step_labels(ax: Axes, r: Run) -> None:
 
 def _step_shading(ax: Axes, r: Run) -> None:
     n = max(1, len(r.fault_windows))
-    for i, w in enumerate(r.fault_windows):
+    for i, (start, end) in enumerate(r.fault_windows):
         ax.axvspan(
-            w.start_s,
-            w.end_s,
+            start,
+            end,
             color="#e5534b",
             alpha=0.06 + 0.22 * (i + 1) / n,
             lw=0,
@@ -100,11 +101,13 @@ def plot_latency_steps(r: Run) -> LabFigure:
     _step_shading(ax, r)
     _requests_scatter(ax, r, rolling=False)
     table = step_table(r)
-    for i, (w, (_, row)) in enumerate(zip(r.fault_windows, table.iterrows(), strict=True)):
+    for i, ((start, end), (_, row)) in enumerate(
+        zip(r.fault_windows, table.iterrows(), strict=True)
+    ):
         for column, style in (("p50_s", "-"), ("p95_s", "--")):
             if not np.isnan(row[column]):
                 ax.plot(
-                    [w.start_s, w.end_s],
+                    [start, end],
                     [row[column]] * 2,
                     color="#24292f",
                     ls=style,
@@ -127,21 +130,17 @@ def plot_save_retries(r: Run) -> LabFigure:
     fig, (ax,) = new_figure(height=4.0)
     _step_shading(ax, r)
     series = {
-        "save retries started": (increase(r.timeline, "session_save_retries_total"), "#0969da"),
+        "save retries started": (r.increase("session_save_retries_total"), "#0969da"),
         "retries that failed": (
-            increase(
-                r.timeline, "retry_attempts_total", operation="session.save", outcome="failure"
-            ),
+            r.increase("retry_attempts_total", operation="session.save", outcome="failure"),
             "#cf222e",
         ),
         "retries that saved": (
-            increase(
-                r.timeline, "retry_attempts_total", operation="session.save", outcome="success"
-            ),
+            r.increase("retry_attempts_total", operation="session.save", outcome="success"),
             "#2da44e",
         ),
         "degraded replies": (
-            increase(r.timeline, "orchestrator_messages_total", status="degraded"),
+            r.increase("orchestrator_messages_total", status="degraded"),
             "#d4a72c",
         ),
     }
@@ -220,171 +219,26 @@ def plot_retry_budget(r: Run) -> LabFigure:
     return fig
 
 
-def breaker_intervals(r: Run, breaker: str) -> list[tuple[float, float, str]]:
-    """``(start, end, state)`` spans of the breaker, from its transitions (closed at start)."""
-    start = float(r.timeline["t"].min()) if len(r.timeline) else 0.0
-    end = float(r.timeline["t"].max()) if len(r.timeline) else 0.0
-    spans, state, since = [], "closed", start
-    for _, tr in r.transitions(breaker).iterrows():
-        spans.append((since, float(tr["t"]), state))
-        state, since = str(tr["to"]), float(tr["t"])
-    spans.append((since, end, state))
-    return spans
+def plot_breaker(r: Run, breaker: str = "audit") -> LabFigure | Skipped:
+    """The breaker's state over time, each transition marked, against the fault."""
+    return charts.breaker_chart(r.journal, breaker)
 
 
-def plot_breaker(r: Run, breaker: str = "audit") -> LabFigure:
-    """The breaker's state over time, with each transition marked, against the fault."""
-    fig, (ax,) = new_figure(height=3.6)
-    shade(ax, _windows(r))
-    spans = breaker_intervals(r, breaker)
-    xs, ys = [], []
-    for s0, s1, state in spans:
-        xs += [s0, s1]
-        ys += [STATE_LEVEL[state]] * 2
-        ax.broken_barh([(s0, max(s1 - s0, 0.05))], (-0.75, 0.25), color=STATE_COLOURS[state])
-    ax.plot(xs, ys, color="#24292f", lw=1.8, label=f"{breaker} breaker state")
-    sampled = gauge(r.timeline, "circuit_breaker_state", breaker=breaker)
-    ax.scatter(
-        sampled.index, sampled.to_numpy(), s=6, color="#8c959f", zorder=3, label="sampled gauge"
-    )
-    trs = r.transitions(breaker)
-    for i, tr in trs.reset_index(drop=True).iterrows():
-        level = STATE_LEVEL[str(tr["to"])]
-        ax.plot([tr["t"]], [level], "o", color=STATE_COLOURS[str(tr["to"])], ms=7, zorder=4)
-        ax.annotate(
-            f"{tr['from']}→{tr['to']}\n+{tr['t']:.1f} s",
-            (tr["t"], level),
-            xytext=(6, 10 + 14 * (int(str(i)) % 2)),
-            textcoords="offset points",
-            fontsize=7.5,
-            color="#24292f",
-        )
-    ax.set_yticks([-0.625, 0, 1, 2], ["state", "closed", "open", "half-open"])
-    ax.set_ylim(-0.9, 2.9)
-    finish(ax, f"{breaker.upper()} circuit breaker: {len(trs)} transitions", "state")
-    return fig
-
-
-def plot_fallback(r: Run) -> LabFigure:
+def plot_fallback(r: Run) -> LabFigure | Skipped:
     """Audit fallback writes, events pending replay and events replayed, over time."""
-    fig, (ax,) = new_figure(height=3.8)
-    shade(ax, _windows(r))
-    pending = gauge(r.timeline, "audit_fallback_pending")
-    if len(pending):
-        ax.fill_between(
-            pending.index, pending.to_numpy(), step="post", color="#fb8f44", alpha=0.3, lw=0
-        )
-        ax.step(
-            pending.index,
-            pending.to_numpy(),
-            where="post",
-            color="#bc4c00",
-            lw=1.4,
-            label=f"pending replay (peak {pending.max():g})",
-        )
-    for label, df, colour, style in (
-        ("fallback writes", increase(r.timeline, "audit_fallback_writes_total"), "#0969da", "-"),
-        (
-            "replayed into PostgreSQL",
-            increase(r.timeline, "audit_events_total", outcome="replayed"),
-            "#2da44e",
-            "--",
-        ),
-    ):
-        if len(df.columns):
-            total = df.sum(axis=1)
-            ax.step(
-                total.index,
-                total.to_numpy(),
-                where="post",
-                color=colour,
-                ls=style,
-                lw=2,
-                label=f"{label} ({total.iloc[-1]:g}, cumulative)",
-            )
-    drained = drained_after_s(r)
-    if drained is not None and len(pending) and pending.max() > 0:
-        at = r.fault_end_s + drained
-        ax.axvline(at, color="#2da44e", ls=":", lw=1.4, label=f"drained {drained:.1f} s after")
-    ax.set_ylim(bottom=-0.5)
-    finish(ax, "Audit fallback: writes during the outage, replay after it", "events")
-    return fig
+    return charts.fallback_chart(r.journal)
 
 
-def plot_latency(r: Run, title: str = "Guest reply latency") -> LabFigure:
+def plot_latency(r: Run, title: str = "Guest reply latency") -> LabFigure | Skipped:
     """Each guest request's latency by outcome, with rolling p50 and p95."""
-    fig, (ax,) = new_figure(height=3.8)
-    shade(ax, _windows(r))
-    _requests_scatter(ax, r)
-    positive = r.requests["latency_s"][r.requests["latency_s"] > 0]
-    if len(positive) and positive.max() / positive.min() > 100:
-        ax.set_yscale("log")  # a few slow replies next to millisecond ones flatten the rest
-    else:
-        ax.set_ylim(bottom=0)
-    finish(ax, title, "latency (s)")
-    return fig
+    return charts.latency_chart(r.journal, title)
 
 
-def plot_phases(r: Run) -> LabFigure:
-    """Before / during / after the fault: error ratio, degraded share, p50 and p95 latency."""
-    table = r.phases()
-    fig, (err, lat) = new_figure(1, 2, height=3.6)
-    x = np.arange(len(table))
-    err.bar(
-        x - 0.2,
-        table["error_ratio"].fillna(0) * 100,
-        0.4,
-        color="#cf222e",
-        label="5xx or no answer (%)",
-    )
-    err.bar(
-        x + 0.2,
-        table["degraded_ratio"].fillna(0) * 100,
-        0.4,
-        color="#d4a72c",
-        label="degraded replies (%)",
-    )
-    for i, (n, errors) in enumerate(zip(table["requests"], table["errors"], strict=True)):
-        err.text(
-            i, 0.5, f"n={n}\n{errors} failed", ha="center", va="bottom", fontsize=8, color="#57606a"
-        )
-    err.set_xticks(x, list(table.index))
-    err.set_ylim(
-        0,
-        max(
-            10.0,
-            float(np.nanmax(table[["error_ratio", "degraded_ratio"]].to_numpy(dtype=float) * 100))
-            * 1.2
-            + 1,
-        ),
-    )
-    finish(err, "Errors and degraded replies by phase", "% of guest requests", xlabel="phase")
-    lat.bar(x - 0.2, table["p50_s"] * 1000, 0.4, color="#57606a", label="p50")
-    lat.bar(x + 0.2, table["p95_s"] * 1000, 0.4, color="#24292f", label="p95")
-    lat.set_xticks(x, list(table.index))
-    finish(lat, "Reply latency by phase", "latency (ms)", xlabel="phase")
-    return fig
+def plot_phases(r: Run) -> LabFigure | Skipped:
+    """Before / during / after the fault: failed and degraded shares, p50 and p95."""
+    return charts.phases_chart(r.journal)
 
 
-def plot_stale_cache(r: Run) -> LabFigure:
-    """PMS cache during the outage: hits, misses and stale answers served (cumulative)."""
-    fig, (ax,) = new_figure(height=3.8)
-    shade(ax, _windows(r))
-    for label, df, colour in (
-        ("cache hits", increase(r.timeline, "pms_cache_hits_total"), "#2da44e"),
-        ("cache misses", increase(r.timeline, "pms_cache_misses_total"), "#8250df"),
-        ("stale answers served", increase(r.timeline, "pms_cache_stale_served_total"), "#d4a72c"),
-    ):
-        if len(df.columns):
-            total = df.sum(axis=1)
-            ax.step(
-                total.index,
-                total.to_numpy(),
-                where="post",
-                lw=2,
-                color=colour,
-                label=f"{label} ({total.iloc[-1]:g})",
-            )
-    ax.set_ylim(bottom=-0.5)
-    finish(ax, "PMS cache: stale copies answer while the PMS is down", "lookups (cumulative)")
-    return fig
+def plot_stale_cache(r: Run) -> LabFigure | Skipped:
+    """PMS cache hits, misses and stale answers served (cumulative)."""
+    return charts.stale_cache_chart(r.journal)

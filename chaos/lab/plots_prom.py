@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
+from chaos.figures.base import LabFigure, new_figure
 from chaos.lab.errors import LabError
-from chaos.lab.figure import LabFigure, new_figure
 from chaos.lab.prom import PanelResults
 
 COLS = 3

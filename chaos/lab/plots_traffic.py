@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from chaos.figures.base import LabFigure, finish, new_figure
 from chaos.lab.analysis import hit_timeline
-from chaos.lab.figure import LabFigure, finish, new_figure
 from chaos.lab.load import Sweep, Traffic
-from chaos.lab.metrics import hit_counts
 
 KIND_STYLE = {
     "all": ("#0969da", "-", 2.2),
@@ -45,7 +44,7 @@ def plot_hit_ratio(t: Traffic, target: float = 0.7, window_s: float = 5.0) -> La
         "hit ratio (%)",
         xlabel="",
     )
-    hits, misses = hit_counts(t.timeline)
+    hits, misses = t.hit_counts()
     step = np.gradient(hits.to_numpy()), np.gradient(misses.to_numpy())
     dt = np.gradient(hits.index.to_numpy(dtype=float)) if len(hits) > 1 else np.ones(len(hits))
     rate.stackplot(

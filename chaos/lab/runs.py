@@ -1,35 +1,32 @@
-"""Catalogue experiments run from a notebook, with overrides, as a ``Run`` of DataFrames.
+"""Catalogue experiments run from a notebook, with overrides, as a ``Run``.
 
 ``run("postgres-outage", s, fault_s=6, settle_s=10)`` validates the changed experiment
 with the same ``ensure_experiment`` as files, runs it with ``run_experiment`` and returns
-the journal together with tables a notebook can chart: the metric timeline, every guest
-request, the verdicts and the fault windows, all in seconds since the first fault start.
+its journal wrapped in tables a notebook shows: the guest requests, the verdicts, the
+breaker transitions, in seconds since the first fault start.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import psycopg
 
+from chaos.experiment.expectations import AuditCheck, Evidence
 from chaos.experiment.model import Experiment, catalogue, ensure_experiment
-from chaos.experiment.runner import count_audit_rows, run_experiment
+from chaos.experiment.runner import Traffic, run_experiment
+from chaos.figures.base import fault_windows, phase_table, relative, requests_frame
+from chaos.figures.runs import increase
+from chaos.journal import Journal
 from chaos.lab.agents import temporary_agent
 from chaos.lab.errors import LabError
-from chaos.lab.metrics import gauge, increase
-from chaos.observe import transitions
-from chaos.report.charts import RunData, origin, outcome, run_data
 from chaos.stack.state import StackState
-from chaos.traffic import BackgroundLoad
 
-REQUEST_COLUMNS = ["t", "status", "latency_s", "degraded", "intent", "phase", "outcome"]
 # The overrides ``run`` accepts besides ``agent_env`` and ``audit_fallback``.
 OVERRIDES = (
     "fault_s",
@@ -44,154 +41,86 @@ OVERRIDES = (
 )
 
 
-@dataclass(frozen=True)
-class FaultWindow:
-    """One fault of the method, in seconds since the first fault start."""
-
-    start_s: float
-    end_s: float
-    label: str
-
-
 @dataclass
 class Run:
-    """A finished experiment: its journal and the tables the charts and checks read."""
+    """A finished experiment: its journal, and the tables the charts and checks read."""
 
-    journal: dict[str, Any]
-    t0: float
-    timeline: pd.DataFrame
-    requests: pd.DataFrame
-    verdicts: pd.DataFrame
-    fault_windows: list[FaultWindow]
+    journal: Journal
     agent: str = "stack"
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return str(self.journal["experiment"]["name"])
+        return self.journal.name
 
     @property
     def status(self) -> str:
-        return str(self.journal["status"])
+        return self.journal.status
+
+    @property
+    def t0(self) -> float:
+        return self.journal.origin
+
+    @property
+    def fault_windows(self) -> list[tuple[float, float]]:
+        """Each fault as the proxy confirmed it, ``(start, end)`` seconds since ``t0``."""
+        return fault_windows(self.journal)
 
     @property
     def fault_end_s(self) -> float:
-        return max((w.end_s for w in self.fault_windows), default=0.0)
+        return max((end for _, end in self.fault_windows), default=0.0)
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        return requests_frame(self.journal)
+
+    @property
+    def verdicts(self) -> pd.DataFrame:
+        rows = [[v.expectation, v.status, v.detail] for v in self.journal.verdicts]
+        return pd.DataFrame(rows, columns=["expectation", "verdict", "detail"])
 
     def series(self, metric: str, **labels: str) -> pd.Series:
-        """A gauge (summed over matching label sets) indexed by relative time."""
-        return gauge(self.timeline, metric, **labels)
+        """A gauge (matching children summed) indexed by seconds since ``t0``."""
+        return relative(self.journal.timeline.gauge(metric, **labels), self.t0)
 
     def increase(self, metric: str, by: str | None = None, **labels: str) -> pd.DataFrame:
-        """A counter's cumulative increase since the first sample (one column per ``by``)."""
-        return increase(self.timeline, metric, by, **labels)
+        """A counter's increase since the first reading (one column per value of ``by``)."""
+        return increase(self.journal, metric, by, **labels)
+
+    def grew(self, metric: str, start_s: float, end_s: float, **labels: str) -> float | None:
+        """How much a counter grew between two moments (seconds since ``t0``)."""
+        return self.journal.timeline.increase(metric, self.t0 + start_s, self.t0 + end_s, **labels)
 
     def transitions(self, breaker: str) -> pd.DataFrame:
-        """The breaker's transitions in order, with ``t`` in relative seconds."""
-        absolute = _absolute_timeline(self)
+        """The breaker's transitions in order, ``t`` in seconds since ``t0``."""
         rows = [
-            {"t": tr["at"] - self.t0, "from": tr["from"], "to": tr["to"]}
-            for tr in transitions(absolute, breaker)
+            {"t": tr.latest - self.t0, "from": tr.source, "to": tr.target}
+            for tr in self.journal.timeline.transitions(breaker)
         ]
         return pd.DataFrame(rows, columns=["t", "from", "to"])
 
     def phases(self) -> pd.DataFrame:
-        """Guest requests per phase: count, 5xx, degraded share, p50 and p95 latency."""
+        """Guest requests per phase: count, failed, degraded share, p50 and p95 latency."""
         return phase_table(self.requests)
 
-
-def report_data(r: Run) -> RunData:
-    """The run in the shape ``chaos.report.charts`` draws."""
-    return RunData(r.timeline, r.requests, [(w.start_s, w.end_s) for w in r.fault_windows], 0.7)
-
-
-def _absolute_timeline(r: Run) -> pd.DataFrame:
-    absolute = r.timeline.copy()
-    absolute["t"] = absolute["t"] + r.t0
-    return absolute
-
-
-def phase_of(t: float, start_s: float, end_s: float) -> str:
-    """before, during or after the fault window ``[start_s, end_s]``."""
-    if t < start_s:
-        return "before"
-    return "during" if t <= end_s else "after"
-
-
-def requests_frame(
-    rows: Sequence[Sequence[Any]], t0: float, window: tuple[float, float]
-) -> pd.DataFrame:
-    """Guest requests ``(at, status, latency_s, degraded, intent)`` as a relative-time table."""
-    df = pd.DataFrame([list(r[:5]) for r in rows], columns=REQUEST_COLUMNS[:5])
-    df["t"] = df["t"].astype(float) - t0
-    df["status"] = df["status"].astype(int)
-    df["latency_s"] = df["latency_s"].astype(float)
-    df["degraded"] = df["degraded"].astype(bool)
-    start, end = window[0] - t0, window[1] - t0
-    df["phase"] = [phase_of(t, start, end) for t in df["t"]]
-    df["outcome"] = [outcome(s, d) for s, d in zip(df["status"], df["degraded"], strict=True)]
-    return df[REQUEST_COLUMNS].sort_values("t").reset_index(drop=True)
-
-
-def phase_table(requests: pd.DataFrame) -> pd.DataFrame:
-    """Per phase: requests, 5xx or no answer, error ratio, degraded ratio, p50 and p95."""
-    rows = []
-    for phase in ("before", "during", "after"):
-        part = requests[requests["phase"] == phase]
-        n = len(part)
-        errors = int(((part["status"] >= 500) | (part["status"] == 0)).sum())
-        lat = part["latency_s"].to_numpy(dtype=float)
-        rows.append(
-            {
-                "phase": phase,
-                "requests": n,
-                "errors": errors,
-                "error_ratio": errors / n if n else np.nan,
-                "degraded_ratio": float(part["degraded"].mean()) if n else np.nan,
-                "p50_s": float(np.percentile(lat, 50)) if n else np.nan,
-                "p95_s": float(np.percentile(lat, 95)) if n else np.nan,
-            }
+    def evidence(self) -> Evidence:
+        """What the run's expectations were judged on, for the notebook checks."""
+        window = self.journal.fault_window or (self.journal.started_at,) * 2
+        audit = self.journal.audit
+        return Evidence(
+            timeline=self.journal.timeline,
+            samples=self.journal.samples,
+            fault_start=window[0],
+            fault_end=window[1],
+            audit=AuditCheck(**audit) if audit else None,
+            run_start=self.journal.started_at,
+            run_end=self.journal.ended_at,
         )
-    return pd.DataFrame(rows).set_index("phase")
 
 
-def from_journal(journal: dict[str, Any], agent: str = "stack") -> Run:
-    """The ``Run`` view of a journal (also of one read back from a file)."""
-    data = run_data(journal)
-    t0 = origin(journal)
-    window = tuple(journal.get("fault_window") or (t0, t0))
-    requests = requests_frame(journal.get("load") or [], t0, (float(window[0]), float(window[1])))
-    verdicts = pd.DataFrame(
-        journal.get("expectations") or [],
-        columns=["expectation", "kind", "passed", "detail", "observed"],
-    )
-    faults = [
-        FaultWindow(
-            float(m["started_at"]) - t0,
-            float(m.get("ended_at") or m["started_at"]) - t0,
-            str(m["fault"]),
-        )
-        for m in journal.get("method") or []
-        if m.get("started_at")
-    ]
-    return Run(
-        journal=journal,
-        t0=t0,
-        timeline=data.timeline,
-        requests=requests,
-        verdicts=verdicts[["expectation", "kind", "passed", "detail"]],
-        fault_windows=faults,
-        agent=agent,
-    )
-
-
-def audit_count(stack: StackState, guest_prefix: str) -> dict[str, Any]:
-    """Message audit rows in PostgreSQL for guests whose id starts with ``guest_prefix``."""
-    try:
-        rows, distinct = count_audit_rows(stack.url("postgres"), guest_prefix)
-    except psycopg.Error as exc:
-        return {"audit_rows": None, "audit_distinct": None, "audit_error": str(exc)}
-    return {"audit_rows": rows, "audit_distinct": distinct, "guest_prefix": guest_prefix}
+def open_run(path: str | Path) -> Run:
+    """A run read back from its journal file (``reports/experiments/NAME.json``)."""
+    return Run(Journal.read(Path(path)), agent="from journal")
 
 
 def with_overrides(exp: Experiment, **overrides: Any) -> Experiment:
@@ -245,6 +174,7 @@ def run(
     agent_env: Mapping[str, str] | None = None,
     audit_fallback: str = "file",
     sample_interval_s: float = 0.25,
+    load: Traffic | None = None,
     progress: Callable[[str], None] = print,
     **overrides: Any,
 ) -> Run:
@@ -252,7 +182,8 @@ def run(
 
     ``audit_fallback="discard"`` (or any ``agent_env``) runs it against a throwaway agent
     configured that way instead of the stack's own; "discard" sends the audit fallback to
-    /dev/null, so events PostgreSQL cannot take are lost.
+    /dev/null, so events PostgreSQL cannot take are lost. ``load`` replaces the
+    experiment's own traffic (a ``LocustLoad``, say).
     """
     if audit_fallback not in ("file", "discard"):
         raise LabError(f"audit_fallback must be 'file' or 'discard', got {audit_fallback!r}")
@@ -269,18 +200,18 @@ def run(
                 f"(audit fallback: {audit_fallback}, settings: {dict(agent_env or {})})"
             )
             journal = run_experiment(
-                exp, variant, progress=progress, sample_interval_s=sample_interval_s
+                exp, variant, progress=progress, sample_interval_s=sample_interval_s, load=load
             )
         agent = f"throwaway agent (audit fallback {audit_fallback})"
     else:
-        journal = run_experiment(exp, stack, progress=progress, sample_interval_s=sample_interval_s)
+        journal = run_experiment(
+            exp, stack, progress=progress, sample_interval_s=sample_interval_s, load=load
+        )
         agent = "stack"
-    result = from_journal(journal, agent)
-    result.notes["wall_s"] = round(time.monotonic() - began, 1)
-    result.notes.update(audit_count(stack, f"exp-{journal['run_id']}"))
+    result = Run(journal, agent, {"wall_s": round(time.monotonic() - began, 1)})
     progress(
         f"{exp.name}: {result.status.upper()} in {result.notes['wall_s']} s"
-        + (f" ({journal['error']})" if journal.get("error") else "")
+        + (f" ({journal.reason()})" if journal.reason() else "")
     )
     return result
 
@@ -294,21 +225,16 @@ def latency_steps(
     jitter_ms: int = 0,
     baseline_s: float = 3.0,
     settle_s: float = 4.0,
-    rate_per_s: float = 4.0,
-    concurrency: int = 3,
+    rate_per_s: float = 8.0,
     progress: Callable[[str], None] = print,
 ) -> Run:
-    """Latency on ``proxy`` in consecutive steps of ``step_s`` seconds, under light load.
+    """Latency on ``proxy`` in consecutive steps of ``step_s`` seconds, under open-model load.
 
-    The runner's load sends one message at a time; ``concurrency - 1`` more such loads run
-    alongside (other guests), so slow steps still get several replies. ``requests`` holds
-    them all; the verdicts judge the runner's own. Only a liveness probe runs during the
-    method: a message probe would wait on the slow dependency and delay the schedule.
+    Only a liveness probe runs during the method. The run's own expectation is that the
+    latency shows in the replies (p50 rises by at least half the first step).
     """
     if not steps_ms:
         raise LabError("steps_ms needs at least one latency")
-    if concurrency < 1:
-        raise LabError(f"concurrency must be at least 1, got {concurrency}")
     method = [
         {
             "fault": {
@@ -330,32 +256,14 @@ def latency_steps(
             {"name": "agent-live", "type": "http", "path": "/health/live", "safety": True}
         ],
         "method": method,
-        "expectations": [{"no_5xx": {}}],
+        "expectations": [
+            {"no_5xx": {}},
+            {"latency_shift": {"min": min(steps_ms) / 2000}},
+        ],
         "baseline_s": baseline_s,
         "settle_s": settle_s,
-        "load": {"rate_per_s": rate_per_s, "guests": 10},
+        "load": {"rate_per_s": rate_per_s, "guests": 20},
     }
-    prefix = f"lab-{uuid.uuid4().hex[:8]}"
-    extra = [
-        BackgroundLoad(
-            stack.url("agent"),
-            rate_per_s=rate_per_s,
-            guests=10,
-            seed=100 + i,
-            guest_prefix=f"{prefix}-{i}",
-        ).start()
-        for i in range(concurrency - 1)
-    ]
-    try:
-        result = run(data, stack, progress=progress)
-    finally:
-        samples = [sample for load in extra for sample in load.stop()]
-    rows = list(result.journal.get("load") or []) + [
-        [x.at, x.status, x.latency_s, x.degraded, x.intent] for x in samples
-    ]
-    window = result.journal.get("fault_window") or (result.t0, result.t0)
-    result.requests = requests_frame(rows, result.t0, (float(window[0]), float(window[1])))
-    result.notes.update(
-        {"steps_ms": [int(ms) for ms in steps_ms], "proxy": proxy, "concurrency": concurrency}
-    )
+    result = run(data, stack, progress=progress)
+    result.notes.update({"steps_ms": [int(ms) for ms in steps_ms], "proxy": proxy})
     return result

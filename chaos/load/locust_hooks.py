@@ -35,9 +35,11 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from chaos.load import agent_metrics, results, shapes
+from chaos import metrics
+from chaos.faults import FaultScheduler
+from chaos.load import results, shapes
 from chaos.load.errors import LoadError
-from chaos.load.schedule import FaultScheduler, parse_schedule, scaled
+from chaos.load.schedule import parse_schedule, scaled
 from chaos.load.thresholds import evaluate, parse_override, parse_thresholds
 from chaos.toxiproxy import ToxiproxyClient
 
@@ -57,7 +59,7 @@ class _Scenario:
 class _Run:
     """Per-run state of the master (a web UI session may hold several runs)."""
 
-    before: agent_metrics.AgentReading | None = None
+    before: metrics.Scrape | None = None
     scheduler: FaultScheduler | None = None
     greenlet: gevent.Greenlet | None = None
     client: ToxiproxyClient | None = None
@@ -220,18 +222,22 @@ def _on_request(
         return
     ctx = context or {}
     status = int(getattr(response, "status_code", 0) or 0)
-    at = (start_time or time.time()) + response_time / 1000
+    sent = start_time or (time.time() - response_time / 1000)
     _samples.write(
         json.dumps(
             {
-                "t": round(at, 4),
+                # A closed-loop user sends when it means to: intended and actual coincide.
+                "intended_at": round(sent, 4),
+                "sent_at": round(sent, 4),
+                "done_at": round(sent + response_time / 1000, 4),
                 "status": status,
-                "latency_s": round(response_time / 1000, 5),
-                "degraded": bool(ctx.get("degraded", False)),
-                "intent": str(ctx.get("intent", "")),
-                "ok": exception is None,
-                "name": name,
                 "channel": str(ctx.get("channel", "")),
+                "message_id": str(ctx.get("message_id", "")),
+                "guest_id": str(ctx.get("guest_id", "")),
+                "label": name,
+                "degraded": ctx.get("degraded"),
+                "intent": str(ctx.get("intent", "")),
+                "error": "" if exception is None or status else type(exception).__name__,
             }
         )
         + "\n"
@@ -322,11 +328,11 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         _restore(environment)
 
 
-def _read_agent() -> agent_metrics.AgentReading | None:
+def _read_agent() -> metrics.Scrape | None:
     if not STACK.agent_url:
         return None
     try:
-        return agent_metrics.read(STACK.agent_url, timeout_s=5.0)
+        return metrics.scrape(STACK.agent_url, timeout_s=5.0)
     except Exception as exc:  # the agent may be the thing under test; report, do not crash
         log.warning("could not read the agent's /metrics: %s", exc)
         return None
@@ -344,7 +350,7 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
     entries = [dict(e.serialize()) for e in environment.stats.entries.values() if e.num_requests]
     by_name = results.figures_by_name(entries)
     after = _read_agent()
-    ratio = agent_metrics.cache_hit_ratio(_run.before, after) if _run.before and after else None
+    ratio = metrics.cache_hit_ratio(_run.before, after) if _run.before and after else None
     total = by_name["Aggregated"]
     hit = "n/a" if ratio is None else f"{ratio:.3f}"
     print(

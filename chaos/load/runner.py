@@ -1,5 +1,5 @@
 """Run a Locust scenario as a subprocess: to completion (``run_locust``) or in the background
-(``LocustLoad``, a drop-in for ``chaos.traffic.BackgroundLoad``).
+(``LocustLoad``, an experiment's guest traffic like ``chaos.traffic.OpenLoad``).
 
 Locust never runs inside the caller's process (it monkey-patches everything with gevent).
 Results come from the files it writes: ``<base>.json`` (exact totals), ``<base>_*.csv``,
@@ -174,37 +174,26 @@ def run_locust(
     return load.result()
 
 
-def read_samples(path: Path, channel: str | None = "api") -> list[Sample]:
-    """Samples from a samples file; ``channel=None`` keeps every channel."""
+def read_samples(path: Path) -> list[Sample]:
+    """Every guest message of a samples file (every channel), in send order."""
     out = []
     with contextlib.suppress(FileNotFoundError), path.open(encoding="utf-8") as lines:
         for line in lines:
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
+                out.append(Sample.from_dict(json.loads(line)))
+            except (json.JSONDecodeError, TypeError):
                 continue  # a line cut short by a killed process
-            if channel is not None and row.get("channel", channel) != channel:
-                continue
-            out.append(
-                Sample(
-                    float(row["t"]),
-                    int(row["status"]),
-                    float(row["latency_s"]),
-                    bool(row["degraded"]),
-                    str(row["intent"]),
-                )
-            )
-    out.sort(key=lambda s: s.at)
+    out.sort(key=lambda s: s.intended_at)
     return out
 
 
 @dataclass
 class LocustLoad:
-    """A Locust scenario as an experiment's background load (the ``BackgroundLoad`` interface).
+    """A Locust scenario as an experiment's guest traffic (the runner's ``Traffic``).
 
-    ``stop()`` returns the API guests' samples only: their guest ids start with
-    ``guest_prefix``, so an experiment can match them to audit rows. WhatsApp guests run
-    too (phone-number senders) and show in the Locust stats written to ``out_dir``.
+    ``stop()`` returns every guest message of every channel (API and WhatsApp) as the
+    same ``Sample`` type the open-model driver produces, message ids included, so the
+    experiment reconciles them with the audit log.
     """
 
     agent_url: str

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="pin the calendar to this date (YYYY-MM-DD); default: the real date",
     )
+    p.add_argument(
+        "--keep-alive-s",
+        type=float,
+        default=5.0,
+        help="close a keep-alive connection idle this long (uvicorn's default: 5 s)",
+    )
     p.add_argument("--log-level", default="warning")
     p.add_argument("--access-log", action="store_true", help="log every request")
     return p
@@ -58,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         log_level=args.log_level,
         access_log=args.access_log,
+        timeout_keep_alive=args.keep_alive_s,
         timeout_graceful_shutdown=5,
     )
     return 0

@@ -26,8 +26,15 @@ Module map
     error bodies), httpserver (HTTP/1.1 on asyncio streams), proxies (listeners,
     lifecycle, populate, reset),
     links (data plane: sockets, links, half-close, backpressure), behaviours (what each
-    toxic does to a link), toxics (types, attributes, validation), addresses (listen
-    parsing, binding, Go error texts), gojson (Go encoding/json quirks), metrics, config.
+    toxic does to a link), httptoxics and httpframe (the HTTP toxics and their HTTP/1.1
+    framing), toxics (types, attributes, validation), addresses (listen parsing,
+    binding, Go error texts), gojson (Go encoding/json quirks), metrics, config.
+
+Extension: HTTP toxics
+    ``http_status`` (``status``, ``retry_after``) and ``http_delay`` (``delay``) act on
+    HTTP/1.x upstreams per request, not per connection; see ``chaos.proxy.httptoxics``.
+    Toxiproxy has no such types and answers 400 for them; every Toxiproxy type, route
+    and field is unchanged, so Toxiproxy clients create them like any other toxic.
 
 Decisions where this server differs from Toxiproxy 2.12 (all harmless to its clients)
     - A missing or empty ``listen`` binds 127.0.0.1 on a free port (Go: every interface).

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.proxy import addresses
+from chaos.proxy import addresses, httptoxics  # noqa: F401 (it registers the HTTP runners)
 from chaos.proxy.exceptions import Conflict, ListenError, NotFound
 from chaos.proxy.links import ClientSide, Connection
 from chaos.proxy.metrics import Cell, ProxyMetrics

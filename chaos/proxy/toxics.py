@@ -4,7 +4,8 @@ Checks run in Toxiproxy's order: body, stream, default name, type, duplicate nam
 attributes. Attributes are integers as in Go (``100.0``, ``1e2`` and ``"100"`` are 400s).
 One deliberate difference: negative attribute values are refused with 400 too (Toxiproxy
 accepts them and treats them as 0 or "unlimited"), because a negative latency or byte
-budget in a chaos experiment is always a bug in the experiment.
+budget in a chaos experiment is always a bug in the experiment. The HTTP toxics (an
+extension) also bound ``status`` to 200-599.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class ToxicType:
     name: str
     struct: str
     attributes: tuple[tuple[str, str], ...]
+    # Inclusive bounds for attributes that have them beyond "not negative".
+    bounds: tuple[tuple[str, int, int, str], ...] = ()
 
 
 TOXIC_TYPES: dict[str, ToxicType] = {
@@ -43,6 +46,14 @@ TOXIC_TYPES: dict[str, ToxicType] = {
             (("average_size", "int"), ("size_variation", "int"), ("delay", "int")),
         ),
         ToxicType("limit_data", "LimitDataToxic", (("bytes", "int64"),)),
+        # Extensions (chaos.proxy.httptoxics): HTTP/1.x faults, per request.
+        ToxicType(
+            "http_status",
+            "HTTPStatusToxic",
+            (("status", "int"), ("retry_after", "int")),
+            (("status", 200, 599, "an HTTP status from 200 to 599"),),
+        ),
+        ToxicType("http_delay", "HTTPDelayToxic", (("delay", "int64"),)),
     )
 }
 
@@ -153,4 +164,10 @@ def parse_attributes(toxic_type: ToxicType, raw: Any, base: Mapping[str, int]) -
                 f"of {toxic_type.name}: must be a non-negative integer"
             )
         result[name] = number
+    for name, low, high, meaning in toxic_type.bounds:
+        if not low <= result[name] <= high:
+            raise BadRequest(
+                f"bad request body: invalid value {result[name]} for attribute {name} "
+                f"of {toxic_type.name}: must be {meaning}"
+            )
     return result

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from chaos.report.charts import Chart, origin, render_charts
+from chaos.figures.base import Skipped
+from chaos.figures.runs import REPORT_CHARTS
+from chaos.journal import Journal
 
 STATUS_COLOURS = {
     "passed": "#1a7f37",
     "failed": "#cf222e",
+    "inconclusive": "#6e7781",
     "aborted": "#bf8700",
     "interrupted": "#9a6700",
     "error": "#8250df",
@@ -28,7 +31,9 @@ STATUS_COLOURS = {
 PHASES = ("before", "during", "after")
 FIGURE_LABELS = {
     "requests": "guest requests",
-    "errors_5xx": "5xx or no answer",
+    "failed": "5xx or no answer",
+    "sampler_errors": "metric readings that failed",
+    "schedule_lag_max_ms": "worst fault schedule lag (ms)",
     "degraded": "degraded replies",
     "audit_rows": "audit rows written",
     "fault_duration_s": "fault duration (s)",
@@ -55,7 +60,7 @@ th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-alig
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;color:#fff;border-radius:4px;padding:.1rem .5rem;font-weight:600}
 .verdict{font-size:1.3rem;padding:.3rem .9rem}.ok{color:#1a7f37;font-weight:600}
-.bad{color:#cf222e;font-weight:600}.muted{color:#57606a}.error{background:#fff8c5;
+.bad{color:#cf222e;font-weight:600}.unknown{color:#6e7781;font-weight:600}.muted{color:#57606a}.error{background:#fff8c5;
 border:1px solid #d4a72c;padding:.5rem;border-radius:4px}
 img{max-width:100%;height:auto;border:1px solid #d0d7de}pre{background:#f6f8fa;padding:.6rem;
 overflow:auto;font-size:12px}dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}
@@ -84,12 +89,9 @@ def _when(epoch: Any) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def duration_s(journal: dict[str, Any]) -> float | None:
-    """Wall time of the run, or None when the journal lacks its start or end."""
-    start, end = journal.get("started_at"), journal.get("ended_at")
-    if isinstance(start, int | float) and isinstance(end, int | float):
-        return float(end) - float(start)
-    return None
+def duration_s(journal: Journal) -> float | None:
+    """Wall time of the run, or None when it has no end."""
+    return None if journal.ended_at is None else journal.ended_at - journal.started_at
 
 
 def _duration(seconds: float | None) -> str:
@@ -114,6 +116,22 @@ def _pass(ok: Any) -> str:
     return '<span class="ok">PASS</span>' if ok else '<span class="bad">FAIL</span>'
 
 
+VERDICT_CSS = {
+    "passed": ("ok", "PASS"),
+    "failed": ("bad", "FAIL"),
+    "inconclusive": ("unknown", "INCONCLUSIVE"),
+}
+
+
+def _verdict(status: str) -> str:
+    css, text = VERDICT_CSS.get(status, ("unknown", status.upper()))
+    return f'<span class="{css}">{text}</span>'
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:+.0f} ms"
+
+
 def _table(
     head: list[str], rows: list[list[str]], empty: str, numeric: frozenset[int] = frozenset()
 ) -> str:
@@ -133,61 +151,76 @@ def _table(
     return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _header(journal: dict[str, Any]) -> str:
-    exp = journal.get("experiment") or {}
-    status = str(journal.get("status", "unknown"))
-    error = journal.get("error")
+def _header(journal: Journal) -> str:
+    exp = journal.experiment
+    reason = journal.reason()
     return (
-        f"<header>{_badge(status, 'badge verdict')}"
-        f"<h1>{_text(exp.get('title') or exp.get('name') or 'Chaos experiment')}</h1>"
+        f"<header>{_badge(journal.status, 'badge verdict')}"
+        f"<h1>{_text(exp.get('title') or journal.name or 'Chaos experiment')}</h1>"
         f"<p>{_text(exp.get('purpose') or '')}</p><dl>"
-        f"<dt>experiment</dt><dd>{_text(exp.get('name', 'n/a'))}</dd>"
-        f"<dt>run id</dt><dd>{_text(journal.get('run_id', 'n/a'))}</dd>"
-        f"<dt>started</dt><dd>{_when(journal.get('started_at'))}</dd>"
-        f"<dt>duration</dt><dd>{_duration(duration_s(journal))}</dd></dl>"
-        + (f'<p class="error">{_text(error)}</p>' if error else "")
+        f"<dt>experiment</dt><dd>{_text(journal.name or 'n/a')}</dd>"
+        f"<dt>run id</dt><dd>{_text(journal.run_id)}</dd>"
+        f"<dt>started</dt><dd>{_when(journal.started_at)}</dd>"
+        f"<dt>duration</dt><dd>{_duration(duration_s(journal))}</dd>"
+        f"<dt>guest load</dt><dd>{_text(_load(journal.load))}</dd></dl>"
+        + (f'<p class="error">{_text(reason)}</p>' if reason else "")
         + "</header>"
     )
 
 
-def _verdicts(journal: dict[str, Any]) -> str:
-    items = journal.get("expectations") or []
+def _load(load: dict[str, Any]) -> str:
+    if load.get("kind") == "open":
+        return (
+            f"open model, {load.get('rate_per_s')} messages/s from {load.get('guests')} guests, "
+            f"{float(load.get('whatsapp_share') or 0):.0%} WhatsApp, "
+            f"{load.get('stays')} stay windows"
+        )
+    return ", ".join(f"{k}={v}" for k, v in load.items()) or "none"
+
+
+def _verdicts(journal: Journal) -> str:
     rows = [
         [
-            _pass(e.get("passed")),
-            _text(e.get("expectation", "")),
-            _text(e.get("kind", "")),
-            _text(e.get("detail", "")),
+            _verdict(v.status),
+            _text(v.expectation),
+            "yes" if v.proves_fault else "",
+            _text(v.detail),
         ]
-        for e in items
+        for v in journal.verdicts
     ]
-    passed = sum(1 for e in items if e.get("passed"))
-    summary = f"<p>{passed} of {len(items)} expectations met.</p>" if items else ""
+    counts = Counter(v.status for v in journal.verdicts)
+    summary = (
+        f"<p>{counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['inconclusive']} inconclusive of {len(journal.verdicts)} expectations. "
+        "An expectation marked <em>proves the fault</em> fails when the fault had no effect; "
+        "inconclusive means the data could not decide (never a pass).</p>"
+        if journal.verdicts
+        else ""
+    )
     return (
         "<h2>Verdicts</h2>"
         + summary
         + _table(
-            ["result", "expectation", "kind", "detail"],
+            ["result", "expectation", "proves the fault", "detail"],
             rows,
             "No expectations were judged (the run did not complete).",
         )
     )
 
 
-def _steady_state(journal: dict[str, Any], t0: float) -> str:
-    phases = journal.get("steady_state") or {}
+def _steady_state(journal: Journal, t0: float) -> str:
     parts = ["<h2>Steady state</h2>"]
     for phase in PHASES:
-        results = phases.get(phase) or []
+        results = journal.steady_state.get(phase) or []
         parts.append(f"<h3>{phase}</h3>")
         if phase == "during":
             # Probes repeat about every second during the method: one row per probe.
-            by_probe: dict[str, list[dict[str, Any]]] = {}
+            by_probe: dict[str, list[Any]] = {}
             for r in results:
-                by_probe.setdefault(str(r.get("probe", "")), []).append(r)
+                by_probe.setdefault(r.probe, []).append(r)
             rows = []
             for name, runs in by_probe.items():
-                failed = [r for r in runs if not r.get("ok")]
+                failed = [r for r in runs if not r.ok]
                 first = failed[0] if failed else runs[-1]
                 rows.append(
                     [
@@ -195,7 +228,7 @@ def _steady_state(journal: dict[str, Any], t0: float) -> str:
                         _text(name),
                         str(len(runs)),
                         str(len(failed)),
-                        _text(first.get("detail", "")),
+                        _text(first.detail),
                     ]
                 )
             parts.append(
@@ -207,13 +240,7 @@ def _steady_state(journal: dict[str, Any], t0: float) -> str:
             )
         else:
             rows = [
-                [
-                    _pass(r.get("ok")),
-                    _text(r.get("probe", "")),
-                    _offset(r.get("at"), t0),
-                    _text(r.get("detail", "")),
-                ]
-                for r in results
+                [_pass(r.ok), _text(r.probe), _offset(r.at, t0), _text(r.detail)] for r in results
             ]
             parts.append(
                 _table(
@@ -223,66 +250,105 @@ def _steady_state(journal: dict[str, Any], t0: float) -> str:
     return "".join(parts)
 
 
-def _method(journal: dict[str, Any], t0: float) -> str:
+def _method(journal: Journal, t0: float) -> str:
     rows = []
-    for m in journal.get("method") or []:
-        start, end = m.get("started_at"), m.get("ended_at")
-        length = (
-            f"{float(end) - float(start):.1f} s"
-            if isinstance(start, int | float) and isinstance(end, int | float)
-            else "n/a"
+    for f in journal.faults:
+        start_lag = (
+            None
+            if f.started_at is None or f.planned_start_at is None
+            else f.started_at - f.planned_start_at
+        )
+        end_lag = (
+            None
+            if f.ended_at is None or f.planned_end_at is None
+            else f.ended_at - f.planned_end_at
         )
         rows.append(
             [
-                _text(m.get("fault", "")),
-                _text(m.get("proxy", "")),
-                _text(m.get("type", "")),
-                _offset(start, t0),
-                _offset(end, t0),
-                length,
-                _text(", ".join(map(str, m.get("toxics") or []))),
+                _text(f.fault),
+                f"{f.planned_start_s:g}-{f.planned_end_s:g} s",
+                _offset(f.started_at, t0),
+                _offset(f.ended_at, t0),
+                f"{_ms(start_lag)} / {_ms(end_lag)}",
+                _text(", ".join(f.toxics) or ("proxy disabled" if f.type == "down" else "")),
+                _text(f.error or f.removal_detail),
             ]
         )
     return (
-        '<h2>Method</h2><p class="muted">Offsets are relative to the first fault start.</p>'
+        '<h2>Method</h2><p class="muted">Start and end are the moments the proxy confirmed '
+        "the fault and its removal, relative to the first fault start; lag is how late that "
+        "was against the plan.</p>"
         + _table(
-            ["fault", "proxy", "type", "start", "end", "duration", "toxics"],
+            ["fault", "planned", "start", "end", "lag (start / end)", "toxics", "removal"],
             rows,
             "No fault was injected.",
         )
     )
 
 
-def _rollbacks(journal: dict[str, Any]) -> str:
-    rows = []
-    for r in journal.get("rollbacks") or []:
-        extra = r.get("detail") or ", ".join(map(str, r.get("toxics") or []))
-        rows.append([_pass(r.get("ok")), _text(r.get("action", "")), _text(extra)])
+def _rollbacks(journal: Journal) -> str:
+    rows = [[_pass(r.ok), _text(r.action), _text(r.detail)] for r in journal.rollbacks]
     return "<h2>Rollbacks</h2>" + _table(
         ["result", "action", "detail"], rows, "No rollback was recorded."
     )
 
 
-def _figures(journal: dict[str, Any]) -> str:
-    figures = journal.get("figures") or {}
-    rows = [[_text(FIGURE_LABELS.get(k, k)), _num(v)] for k, v in figures.items()]
+def _evidence(journal: Journal, t0: float) -> str:
+    """How complete the data behind the verdicts is: readings, failed reads, audit."""
+    tl = journal.timeline
+    agent, prom = len(tl.times("agent")), len(tl.times("prometheus"))
+    channels = Counter(s.channel for s in journal.samples)
+    per_channel = ", ".join(f"{n} {c}" for c, n in sorted(channels.items())) or "none"
+    parts = [
+        "<h2>Evidence</h2>",
+        f"<p>{agent} readings of the agent's metrics, {prom} of Prometheus, "
+        f"{len(journal.samples)} guest requests ({per_channel}).</p>",
+    ]
+    rows = [[_offset(e.t, t0), _text(e.source), _text(e.message)] for e in tl.errors[:50]]
+    more = f" (first 50 of {len(tl.errors)})" if len(tl.errors) > 50 else ""
+    parts.append(f"<h3>Readings that failed{more}</h3>")
+    parts.append(_table(["at", "source", "error"], rows, "None: every reading succeeded."))
+    audit = journal.audit
+    parts.append("<h3>Audit log reconciliation</h3>")
+    if not audit:
+        parts.append('<p class="muted">The audit log was not reconciled.</p>')
+    elif audit.get("error"):
+        parts.append(f'<p class="error">Could not query the audit log: {_text(audit["error"])}</p>')
+    else:
+        lost, dup = audit.get("lost") or [], audit.get("duplicated") or {}
+        parts.append(
+            f"<p>{audit.get('acknowledged')} acknowledged message ids; {audit.get('present')} "
+            f"found in PostgreSQL; {len(lost)} lost; {len(dup)} duplicated.</p>"
+        )
+        if lost:
+            parts.append(f"<p>Lost: <code>{_text(', '.join(lost[:30]))}</code></p>")
+        if dup:
+            listed = ", ".join(f"{k} x{n}" for k, n in list(dup.items())[:30])
+            parts.append(f"<p>Duplicated: <code>{_text(listed)}</code></p>")
+    return "".join(parts)
+
+
+def _figures(journal: Journal) -> str:
+    rows = [[_text(FIGURE_LABELS.get(k, k)), _num(v)] for k, v in journal.figures.items()]
     return "<h2>Headline figures</h2>" + _table(
         ["figure", "value"], rows, "No figures (the run did not complete).", frozenset({1})
     )
 
 
-def _charts(charts: list[Chart]) -> str:
+def _charts(journal: Journal) -> str:
     parts = [
-        '<h2>Charts</h2><p class="muted">Shaded: fault windows. Time is relative to the '
-        "first fault start.</p>"
+        '<h2>Charts</h2><p class="muted">Shaded: fault windows as the proxy confirmed them. '
+        "Time is relative to the first fault start; latency counts from each request's "
+        "intended send time.</p>"
     ]
-    for chart in charts:
-        parts.append(f"<h3>{_text(chart.title)}</h3>")
-        if chart.png is None:
-            parts.append(f'<p class="muted skipped">Skipped: {_text(chart.note)}.</p>')
+    for title, build in REPORT_CHARTS:
+        parts.append(f"<h3>{_text(title)}</h3>")
+        chart = build(journal)
+        if isinstance(chart, Skipped):
+            parts.append(f'<p class="muted skipped">Skipped: {_text(chart.reason)}.</p>')
         else:
-            data = base64.b64encode(chart.png).decode("ascii")
-            parts.append(f'<img alt="{_text(chart.title)}" src="data:image/png;base64,{data}">')
+            data = base64.b64encode(chart.png()).decode("ascii")
+            parts.append(f'<img alt="{_text(title)}" src="data:image/png;base64,{data}">')
     return "".join(parts)
 
 
@@ -295,55 +361,56 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _spec(journal: dict[str, Any]) -> str:
-    spec = (journal.get("experiment") or {}).get("spec")
+def _spec(journal: Journal) -> str:
+    spec = journal.experiment.get("spec")
     if not spec:
         return ""
     text = json.dumps(spec, indent=2, ensure_ascii=False, default=str)
     return f"<details><summary>Experiment definition</summary><pre>{_text(text)}</pre></details>"
 
 
-def render_report(journal: dict[str, Any], out_path: Path) -> Path:
+def render_report(journal: Journal, out_path: Path) -> Path:
     """Write one run's self-contained HTML report to ``out_path`` and return the path."""
-    t0 = origin(journal)
-    name = (journal.get("experiment") or {}).get("name", "experiment")
+    t0 = journal.origin
     body = (
         _header(journal)
         + _verdicts(journal)
-        + _steady_state(journal, t0)
         + _method(journal, t0)
         + _rollbacks(journal)
+        + _evidence(journal, t0)
+        + _steady_state(journal, t0)
         + _figures(journal)
-        + _charts(render_charts(journal))
+        + _charts(journal)
         + _spec(journal)
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(_page(f"{name}: {journal.get('status', '')}", body), encoding="utf-8")
+    out_path.write_text(
+        _page(f"{journal.name or 'experiment'}: {journal.status}", body), encoding="utf-8"
+    )
     return out_path
 
 
-def render_index(entries: list[tuple[dict[str, Any], Path]], out_path: Path) -> Path:
+def render_index(entries: list[tuple[Journal, Path]], out_path: Path) -> Path:
     """Write an index page linking each run's report (relative links) and return its path."""
-    counts = Counter(str(j.get("status", "unknown")) for j, _ in entries)
-    summary = f"{counts.pop('passed', 0)} passed / {counts.pop('failed', 0)} failed"
-    summary += "".join(f", {n} {_text(s)}" for s, n in sorted(counts.items()))
+    counts = Counter(j.status for j, _ in entries)
+    summary = ", ".join(f"{n} {_text(s)}" for s, n in sorted(counts.items())) or "no runs"
     rows = []
     for journal, report in entries:
-        exp = journal.get("experiment") or {}
         link = quote(Path(os.path.relpath(report, out_path.parent)).as_posix())
-        failed = sum(1 for e in journal.get("expectations") or [] if not e.get("passed"))
+        bad = journal.failing()
         rows.append(
             [
-                f'<a href="{_text(link)}">{_text(exp.get("name", report.stem))}</a>',
-                _text(exp.get("title", "")),
-                _badge(str(journal.get("status", "unknown"))),
-                _when(journal.get("started_at")),
+                f'<a href="{_text(link)}">{_text(journal.name or report.stem)}</a>',
+                _text(journal.experiment.get("title", "")),
+                _badge(journal.status),
+                _when(journal.started_at),
                 _duration(duration_s(journal)),
-                f"{failed} of {len(journal.get('expectations') or [])}",
+                f"{len(bad)} of {len(journal.verdicts)}",
+                _text(journal.reason()),
             ]
         )
     body = f'<h1>Chaos experiment runs</h1><p class="summary">{summary}</p>' + _table(
-        ["experiment", "title", "status", "started", "duration", "failed expectations"],
+        ["experiment", "title", "status", "started", "duration", "not passed", "why"],
         rows,
         "No runs.",
     )

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Agent settings for lab runs: the production defaults of ARCHITECTURE.md, with times
+# Agent settings for lab runs: the production defaults (agent/settings.py), with times
 # shortened so a whole experiment catalogue runs in minutes. Only settings change.
 LAB_AGENT_ENV = {
     "AGENT_PMS__BREAKER__RESET_TIMEOUT_S": "5",

@@ -157,8 +157,15 @@ def redis_ping(host: str, port: int) -> bool:
         return False
 
 
-def redis_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedProcess:
-    """A throwaway redis-server: no persistence, loopback only."""
+def redis_server(
+    data_dir: Path, port: int, host: str = "127.0.0.1", persistent: bool = False
+) -> ManagedProcess:
+    """A redis-server on loopback; ``persistent`` keeps its keys across a kill or restart.
+
+    Persistence is the append-only file: Redis hands each write to the OS before it
+    replies (fsync every second), so a killed server reloads what it acknowledged; an OS
+    crash could lose the last second, and that is not a fault this lab injects.
+    """
     binary = require_binary("redis-server", "install it with: apt-get install redis-server")
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -170,7 +177,9 @@ def redis_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedP
         "--save",
         "",
         "--appendonly",
-        "no",
+        "yes" if persistent else "no",
+        "--appendfsync",
+        "everysec",
         "--dir",
         str(data_dir),
         "--daemonize",
@@ -218,7 +227,7 @@ def pg_ready(host: str, port: int) -> bool:
 
 
 def postgres_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> ManagedProcess:
-    """A throwaway PostgreSQL 15 cluster (trust auth on loopback, no fsync)."""
+    """A PostgreSQL 15 cluster kept in ``data_dir`` (trust auth on loopback, no fsync)."""
     initdb = require_binary("initdb", f"PostgreSQL 15 server binaries expected in {PG_BIN}")
     postgres = require_binary("postgres", f"PostgreSQL 15 server binaries expected in {PG_BIN}")
     user = _pg_user()
@@ -255,8 +264,11 @@ def postgres_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> Manag
         "fsync=off",
         "-c",
         "full_page_writes=off",
+        # Commits reach the OS before they are acknowledged, so a killed server keeps
+        # them (crash recovery replays the WAL); fsync stays off, since an OS crash is
+        # not a fault this lab injects and the write costs microseconds.
         "-c",
-        "synchronous_commit=off",
+        "synchronous_commit=on",
         "-c",
         "max_connections=100",
     ]

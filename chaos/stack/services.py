@@ -96,6 +96,10 @@ def pms_simulator(s: StackSettings, folder: Path) -> ManagedProcess:
         "--api-key",
         s.pms_api_key,
     ]
+    if s.profile == "lab":
+        # Idle keep-alive connections closed after 0.5 s (the agent pings the PMS every
+        # second): the slow-close experiment needs server-side closes within its window.
+        argv += ["--keep-alive-s", "0.5"]
     return ManagedProcess(
         "pms", argv, folder / "pms.log", lambda: http_ok(f"http://{s.host}:{s.ports.pms}/health")
     )

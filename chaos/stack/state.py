@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.exceptions import StackError
+from chaos.stack.ptree import proc_stat, running
 
 
 @dataclass
@@ -27,12 +28,34 @@ class StackState:
     admin_token: str = ""
     whatsapp_secret: str = ""
     fallback_path: str = ""
+    # Start time (clock ticks after boot) of each recorded pid, so a pid the kernel has
+    # since given to another process is never taken for ours (and never signalled).
+    pid_starts: dict[str, int] = field(default_factory=dict)
+    # The StackSettings the stack was started with, so a restart reproduces them.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
         try:
             return self.urls[name]
         except KeyError as exc:
             raise StackError(f"the stack has no URL named {name!r}") from exc
+
+    def record(self, name: str, pid: int) -> None:
+        """Remember ``pid`` (and its start time) as the process of service ``name``."""
+        self.pids[name] = pid
+        ticks = start_ticks(pid)
+        if ticks is not None:
+            self.pid_starts[name] = ticks
+
+    def live_pid(self, name: str) -> int | None:
+        """The recorded pid of ``name`` if that very process is still alive."""
+        pid = self.pids.get(name)
+        if pid is None or not pid_alive(pid):
+            return None
+        recorded = self.pid_starts.get(name)
+        if recorded is not None and start_ticks(pid) != recorded:
+            return None  # the pid now belongs to another process
+        return pid
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -60,14 +83,22 @@ class StackState:
             raise StackError(f"unreadable stack state {path}: {exc}") from exc
 
 
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks after boot (None if it is gone)."""
+    stat = proc_stat(pid)
+    return stat.start if stat else None
+
+
 def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    stat = proc_stat(pid)
+    return stat is None or running(stat)
 
 
 def discover(state_file: Path | None = None) -> StackState:

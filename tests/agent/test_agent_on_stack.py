@@ -14,10 +14,10 @@ import pytest
 
 from agent.whatsapp import sign
 from chaos.faults import Fault, inject
-from chaos.observe import scrape
+from chaos.load.stays import MONTHS_ES
+from chaos.metrics import scrape
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
-from chaos.traffic import MONTHS_ES
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +31,7 @@ def say(client: httpx.Client, guest: str, text: str, **extra: str) -> dict:
 
 
 def metric(stack: StackState, name: str, **labels: str) -> float:
-    return sum(
-        r["value"]
-        for r in scrape(stack.url("agent"))
-        if r["metric"] == name and all(r["labels"].get(k) == v for k, v in labels.items())
-    )
+    return scrape(stack.url("agent")).total(name, **labels) or 0.0
 
 
 def rooms_left(stack: StackState, room_type: str, check_in: date, check_out: date) -> int:

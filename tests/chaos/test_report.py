@@ -5,11 +5,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,17 +15,19 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from chaos.exceptions import ChaosError
-from chaos.report import load_journal, render_index, render_report
-from chaos.report.charts import (
-    Skipped,
+from chaos.figures.base import Skipped
+from chaos.figures.runs import (
     breaker_chart,
-    counter_increase,
     fallback_chart,
     hit_rate_chart,
+    increase,
     latency_chart,
     retries_chart,
-    run_data,
 )
+from chaos.journal import FaultRecord, Journal, ProbeResult, Rollback, Verdict
+from chaos.metrics import Scrape, Timeline, parse_labels
+from chaos.report import render_index, render_report
+from chaos.traffic import Sample
 
 T0 = 1_700_000_000.0  # run start
 FAULT = (T0 + 10.0, T0 + 20.0)  # postgres down for 10 s after a 10 s baseline
@@ -49,141 +49,154 @@ EXPECTATIONS = [
     (
         "no_lost_audit_events",
         "no_lost_audit_events",
-        "175 messages accepted = 175 audit rows, no duplicates",
+        "all 175 acknowledged message ids in PostgreSQL exactly once",
     ),
-    ("no_5xx", "no_5xx", "0 of 175 guest requests failed (5xx or no answer)"),
+    ("no_5xx", "no_5xx", "0 of 175 guest requests failed (api)"),
     ("p95_latency(during)", "p95_latency", "p95 during = 0.300 s (limit 1.0 s, n=50)"),
 ]
 
 
-def _timeline(fault_start: float) -> list[list[Any]]:
-    """Metric samples every 0.5 s of a PostgreSQL outage as the sampler records them."""
-    rows: list[list[Any]] = []
+def _readings(fault_start: float) -> list[tuple[float, dict[str, float]]]:
+    """The agent's metrics every 0.5 s of a PostgreSQL outage, as ``key -> value``."""
+    out = []
     peak = 55.0  # fallback writes: 5 a second while the breaker keeps PostgreSQL out
     for t in (T0 + 0.5 * i for i in range(round((END - T0) / 0.5) + 1)):
         r = t - fault_start
         audit = 0 if r < 1.5 else 1 if r < 11 else 2 if r < 12 else 0
-        for breaker, state in (("audit", audit), ("nlp", 0), ("pms", 0)):
-            rows.append([t, "circuit_breaker_state", f"breaker={breaker}", float(state)])
-        rows.append([t, "audit_circuit_breaker_state", "", float(audit)])
-        for since, old, new in (
-            (1.5, "closed", "open"),
-            (11, "open", "half-open"),
-            (12, "half-open", "closed"),
-        ):
+        row: dict[str, float] = {}
+        for breaker, state in (("audit", audit), ("pms", 0)):
+            row[f"circuit_breaker_state|breaker={breaker}"] = float(state)
+        for since, old, new in ((1.5, "closed", "open"), (11, "open", "half-open"),
+                                (12, "half-open", "closed")):  # fmt: skip
             if r >= since:  # a labelled counter appears on its first increment
-                labels = f"breaker=audit,from_state={old},to_state={new}"
-                rows.append([t, "circuit_breaker_transitions_total", labels, 1.0])
+                key = f"breaker=audit,from_state={old},to_state={new}"
+                row[f"circuit_breaker_transitions_total|{key}"] = 1.0
         # Retries of an earlier run are already counted: only the increase may be drawn.
-        rows.append([t, "retry_attempts_total", "operation=pms_get,outcome=success", 40.0])
+        row["retry_attempts_total|operation=pms.get,outcome=success"] = 40.0
         if r >= 0.5:
-            rows.append(
-                [
-                    t,
-                    "retry_attempts_total",
-                    "operation=audit_write,outcome=failure",
-                    float(min(3, int(r * 2))),
-                ]
-            )
-        rows.append([t, "session_save_retries_total", "", 0.0])
+            key = "retry_attempts_total|operation=audit.write,outcome=failure"
+            row[key] = float(min(3, int(r * 2)))
+        row["session_save_retries_total|"] = 0.0
         written = 5 * (min(max(r, 0.5), 11.5) - 0.5)
-        rows.append([t, "audit_fallback_writes_total", "", 7.0 + round(written)])
+        row["audit_fallback_writes_total|"] = 7.0 + round(written)
         pending = round(written) if r < 12 else max(0.0, peak - 20 * (r - 12))
-        rows.append([t, "audit_fallback_pending", "", float(pending)])
+        row["audit_fallback_pending|"] = float(pending)
         elapsed = t - T0
-        rows.append([t, "pms_cache_hits_total", "kind=availability", 100.0 + int(3 * elapsed)])
-        rows.append([t, "pms_cache_misses_total", "kind=availability", 30.0 + int(elapsed)])
-        rows.append([t, "dependency_up", "dependency=postgres", 0.0 if 0 <= r < 10 else 1.0])
-    return rows
+        row["pms_cache_hits_total|kind=availability"] = 100.0 + int(3 * elapsed)
+        row["pms_cache_misses_total|kind=availability"] = 30.0 + int(elapsed)
+        out.append((t, row))
+    return out
 
 
-def _load(fault: tuple[float, float]) -> list[list[Any]]:
+def timeline(fault_start: float) -> Timeline:
+    pages = []
+    declared = frozenset({"circuit_breaker_state", "circuit_breaker_transitions_total",
+                          "retry_attempts_total", "session_save_retries_total",
+                          "audit_fallback_writes_total", "audit_fallback_pending",
+                          "pms_cache_hits_total", "pms_cache_misses_total"})  # fmt: skip
+    for t, row in _readings(fault_start):
+        samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for key, value in row.items():
+            name, labels = key.split("|")
+            samples.setdefault(name, []).append((parse_labels(labels), value))
+        pages.append((t, Scrape(samples, declared)))
+    return Timeline.of(pages)
+
+
+def _samples(fault: tuple[float, float]) -> list[Sample]:
     """One guest request every 0.2 s; every other one during the fault is degraded and slower."""
-    rows: list[list[Any]] = []
+    out = []
     for i, t in enumerate(T0 + 0.1 + 0.2 * k for k in range(round((END - T0) / 0.2))):
         during = fault[0] <= t <= fault[1]
         degraded = during and i % 2 == 0
         latency = 0.3 if degraded else 0.05 + 0.01 * (i % 5)
-        rows.append([t, 200, latency, degraded, "faq"])
-    return rows
+        out.append(Sample(t, t, t + latency, 200, "api", f"m{i}", degraded=degraded, intent="faq"))
+    return out
 
 
 def build_journal(
     *,
     status: str = "passed",
     failed: tuple[int, ...] = (),
+    inconclusive: tuple[int, ...] = (),
     faults: list[tuple[float, float]] | None = None,
     load: bool = True,
     name: str = "postgres-outage",
-) -> dict[str, Any]:
-    """A realistic journal of a PostgreSQL outage run; ``failed`` marks expectations as failed."""
+    charts: bool = True,
+) -> Journal:
+    """A realistic journal of a PostgreSQL outage run; ``failed`` marks expectations failed."""
     spans = faults or [FAULT]
-    probe = {
-        "probe": "guest-gets-an-answer",
-        "ok": True,
-        "detail": "message -> 200 in 0.05 s (degraded=False)",
-    }
-    return {
-        "journal_version": 1,
-        "generator": "chaos",
-        "run_id": "abc123def456",
-        "experiment": {
+
+    def probe(phase: str, at: float) -> ProbeResult:
+        return ProbeResult("guest-gets-an-answer", phase, True,
+                           "message -> 200 in 0.05 s (degraded=False)", at)  # fmt: skip
+
+    verdicts = [
+        Verdict(e, k, "failed" if i in failed else "inconclusive" if i in inconclusive
+                else "passed", d, {}, proves_fault=k in ("breaker_transitions", "fallback_writes"))
+        for i, (e, k, d) in enumerate(EXPECTATIONS)
+    ]  # fmt: skip
+    return Journal(
+        run_id="abc123def456",
+        experiment={
             "name": name,
             "title": "PostgreSQL outage with fallback and replay",
             "purpose": "With PostgreSQL down the audit breaker opens.",
             "path": f"chaos/experiments/{name}.yaml",
             "spec": {"name": name, "expectations": [{"no_5xx": {}}]},
         },
-        "stack": {"agent": "http://127.0.0.1:8000"},
-        "started_at": T0,
-        "ended_at": END + 0.4,
-        "status": status,
-        "error": None,
-        "steady_state": {
-            "before": [{**probe, "phase": "before", "at": T0 - 1.0}],
-            "during": [{**probe, "phase": "during", "at": T0 + 10 + i} for i in range(10)],
-            "after": [{**probe, "phase": "after", "at": END + 0.2}],
+        stack={"agent": "http://127.0.0.1:8000"},
+        started_at=T0,
+        ended_at=END + 0.4,
+        status=status,
+        load={
+            "kind": "open",
+            "rate_per_s": 5.0,
+            "guests": 10,
+            "whatsapp_share": 0.0,
+            "stays": 30,
         },
-        "method": [
-            {
-                "fault": "postgres: down",
-                "proxy": "postgres",
-                "type": "down",
-                "started_at": start,
-                "ended_at": end,
-                "toxics": [],
-            }
-            for start, end in spans
+        steady_state={
+            "before": [probe("before", T0 - 1.0)],
+            "during": [probe("during", T0 + 10 + i) for i in range(10)],
+            "after": [probe("after", END + 0.2)],
+        },
+        faults=[
+            FaultRecord(
+                i,
+                "postgres down",
+                "postgres",
+                "down",
+                start - spans[0][0],
+                end - spans[0][0],
+                planned_start_at=start - 0.004,
+                planned_end_at=end - 0.002,
+                started_at=start,
+                ended_at=end,
+                removed_ok=True,
+                removal_detail="gone from the proxy",
+            )
+            for i, (start, end) in enumerate(spans)
         ],
-        "rollbacks": [
-            {"action": "remove postgres: down", "ok": True, "toxics": []},
-            {"action": "verify proxy clean", "ok": True, "detail": ""},
+        rollbacks=[
+            Rollback("remove postgres down", True, "gone from the proxy"),
+            Rollback("verify proxy clean", True, ""),
         ],
-        "expectations": [
-            {"expectation": e, "kind": k, "passed": i not in failed, "detail": d, "observed": {}}
-            for i, (e, k, d) in enumerate(EXPECTATIONS)
-        ],
-        "figures": {
+        verdicts=verdicts,
+        samples=_samples((spans[0][0], spans[-1][1])) if load and charts else [],
+        timeline=timeline(spans[0][0]) if charts else Timeline(),
+        audit={"acknowledged": 175, "present": 175, "lost": [], "duplicated": {}, "error": ""},
+        figures={
             "requests": 175,
-            "errors_5xx": 0,
+            "failed": 0,
             "degraded": 25,
-            "audit_rows": 175,
             "fault_duration_s": 10.0,
             "p50_during_s": 0.07,
             "p95_during_s": 0.3,
             "p95_after_s": None,
             "audit_fallback_writes_total": 55.0,
         },
-        "marks": [{"t": T0, "label": "baseline"}],
-        "fault_window": [spans[0][0], spans[-1][1]],
-        "timeline": _timeline(spans[0][0]),
-        "load": _load((spans[0][0], spans[-1][1])) if load else [],
-    }
-
-
-def _without_charts(journal: dict[str, Any]) -> dict[str, Any]:
-    """The journal without timeline or traffic: its report renders fast, every chart skipped."""
-    return {**journal, "timeline": [], "load": []}
+    )
 
 
 def _rows(page: str) -> list[list[str]]:
@@ -228,60 +241,91 @@ def test_header_shows_green_passed_verdict_title_and_duration(passed_page: str) 
     assert "<h1>PostgreSQL outage with fallback and replay</h1>" in passed_page
     assert "abc123def456" in passed_page
     assert "35.4 s" in passed_page
-    assert "6 of 6 expectations met" in passed_page
+    assert "6 passed, 0 failed, 0 inconclusive of 6 expectations" in passed_page
+    assert "open model, 5.0 messages/s from 10 guests" in passed_page
 
 
-def test_failed_report_lists_every_expectation_with_its_result(tmp_path: Path) -> None:
-    journal = _without_charts(build_journal(status="failed", failed=(1, 4)))
+def test_report_lists_every_verdict_passed_failed_or_inconclusive(tmp_path: Path) -> None:
+    journal = build_journal(status="failed", failed=(1, 4), inconclusive=(5,), charts=False)
     page = render_report(journal, tmp_path / "r.html").read_text(encoding="utf-8")
     assert re.search(r'style="background:#cf222e">FAILED<', page)
     verdicts = {
-        row[2]: row[0]
+        row[1]: (row[0], row[2])
         for row in _rows(page)
-        if len(row) == 4
-        and row[0] in ("PASS", "FAIL")
-        and row[2] in {k for _, k, _ in EXPECTATIONS}
+        if len(row) == 4 and row[0] in ("PASS", "FAIL", "INCONCLUSIVE")
     }
+    verdicts.pop("guest-gets-an-answer")  # the steady-state probe tables share the shape
     assert verdicts == {
-        "breaker_transitions": "PASS",
-        "fallback_writes": "FAIL",
-        "fallback_drained": "PASS",
-        "no_lost_audit_events": "PASS",
-        "no_5xx": "FAIL",
-        "p95_latency": "PASS",
+        "breaker_transitions(audit)": ("PASS", "yes"),
+        "fallback_writes": ("FAIL", "yes"),
+        "fallback_drained": ("PASS", ""),
+        "no_lost_audit_events": ("PASS", ""),
+        "no_5xx": ("FAIL", ""),
+        "p95_latency(during)": ("INCONCLUSIVE", ""),
     }
     for _, _, detail in EXPECTATIONS:
         # Details hold '>' (closed>open), so they appear escaped.
         assert html.escape(detail) in page
-    assert "4 of 6 expectations met" in page
+    assert "3 passed, 2 failed, 1 inconclusive of 6 expectations" in page
+    # The header says why, with the first expectation that did not pass.
+    assert "fallback_writes: audit fallback writes = 55" in page
+
+
+def test_inconclusive_runs_have_their_own_colour(tmp_path: Path) -> None:
+    journal = build_journal(status="inconclusive", inconclusive=(3,), charts=False)
+    page = render_report(journal, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert re.search(r'style="background:#6e7781">INCONCLUSIVE<', page)
 
 
 def test_journal_text_is_escaped(tmp_path: Path) -> None:
-    journal = _without_charts(build_journal(status="failed", failed=(0,)))
-    journal["expectations"][0]["detail"] = 'breaker <script>alert("x")</script> stuck'
-    journal["experiment"]["title"] = "Outage <b>bold</b> & co"
-    journal["steady_state"]["during"][3].update(ok=False, detail="<img src=x onerror=alert(1)>")
+    journal = build_journal(status="failed", failed=(0,), charts=False)
+    v = journal.verdicts[0]
+    journal.verdicts[0] = Verdict(v.expectation, v.kind, "failed",
+                                  'breaker <script>alert("x")</script> stuck')  # fmt: skip
+    journal.experiment["title"] = "Outage <b>bold</b> & co"
+    journal.steady_state["during"][3] = ProbeResult(
+        "guest-gets-an-answer", "during", False, "<img src=x onerror=alert(1)>", T0 + 13
+    )
+    journal.timeline.fail(T0 + 12, "agent", "<svg onload=alert(2)>")
     page = render_report(journal, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<script" not in page
     assert "breaker &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; stuck" in page
     assert "Outage &lt;b&gt;bold&lt;/b&gt; &amp; co" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
-    assert "<img src=x" not in page
+    assert "<img src=x" not in page and "<svg" not in page
 
 
-def test_steady_state_method_and_rollbacks_are_listed(passed_page: str) -> None:
+def test_method_rollbacks_and_evidence_are_listed(passed_page: str) -> None:
     rows = _rows(passed_page)
     # The ten probes during the method fold into one row: result, probe, checks, failures.
     assert next(r for r in rows if len(r) == 5)[:4] == ["PASS", "guest-gets-an-answer", "10", "0"]
-    assert ["postgres: down", "postgres", "down", "+0.0 s", "+10.0 s", "10.0 s", ""] in rows
+    fault = next(r for r in rows if r and r[0] == "postgres down")
+    # Confirmed start and end relative to the first fault start, and how late each was.
+    assert fault[1:5] == ["0-10 s", "+0.0 s", "+10.0 s", "+4 ms / +2 ms"]
+    assert fault[-1] == "gone from the proxy"
     assert ["PASS", "verify proxy clean", ""] in rows
     assert ["guest requests", "175"] in rows
     assert ["p95 after (s)", "n/a"] in rows
+    assert "None: every reading succeeded." in passed_page
+    assert "175 acknowledged message ids; 175 found in PostgreSQL; 0 lost; 0 duplicated" in (
+        passed_page
+    )
+
+
+def test_failed_readings_and_lost_messages_are_shown(tmp_path: Path) -> None:
+    journal = build_journal(status="failed", failed=(3,), charts=False)
+    journal.timeline.fail(T0 + 12, "agent", "http://127.0.0.1:8000/metrics: ReadTimeout")
+    journal.audit = {"acknowledged": 175, "present": 173, "lost": ["m7", "m9"],
+                     "duplicated": {"m3": 2}, "error": ""}  # fmt: skip
+    page = render_report(journal, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert ["+2.0 s", "agent", "http://127.0.0.1:8000/metrics: ReadTimeout"] in _rows(page)
+    assert "Lost: <code>m7, m9</code>" in page
+    assert "Duplicated: <code>m3 x2</code>" in page
 
 
 def test_report_embeds_one_png_per_chart(passed_page: str) -> None:
-    assert len(re.findall(r"<img ", passed_page)) == 5
-    assert len(IMG.findall(passed_page)) == 5
+    assert len(re.findall(r"<img ", passed_page)) == 6
+    assert len(IMG.findall(passed_page)) == 6
     assert "Skipped:" not in passed_page
     assert "http://" not in passed_page.replace("http://127.0.0.1:8000", "")
 
@@ -300,43 +344,36 @@ def test_embedded_png_is_a_valid_image_of_plausible_size(passed_page: str) -> No
     assert len(colours) > 50
 
 
-def test_latency_chart_is_skipped_with_a_note_without_load(tmp_path: Path) -> None:
+def test_traffic_charts_are_skipped_with_a_note_without_load(tmp_path: Path) -> None:
     page = render_report(build_journal(load=False), tmp_path / "r.html").read_text(encoding="utf-8")
     assert len(IMG.findall(page)) == 4
-    assert page.count('class="muted skipped"') == 1
+    assert page.count('class="muted skipped"') == 2
     assert "Skipped: no guest requests were recorded" in page
 
 
 def test_error_journal_renders_with_every_chart_skipped(tmp_path: Path) -> None:
-    journal = {
-        "journal_version": 1,
-        "run_id": "r1",
-        "status": "error",
-        "error": "proxy not clean before the run: postgres has <1> toxic",
-        "experiment": {"name": "pms-latency", "title": "PMS latency", "purpose": "p"},
-        "started_at": T0,
-        "ended_at": T0 + 0.3,
-        "steady_state": {},
-        "method": [],
-        "rollbacks": [],
-        "expectations": [],
-        "figures": {},
-        "timeline": [],
-        "load": [],
-    }
+    journal = Journal(
+        run_id="r1",
+        experiment={"name": "pms-latency", "title": "PMS latency", "purpose": "p"},
+        stack={},
+        started_at=T0,
+        ended_at=T0 + 0.3,
+        status="error",
+        error="proxy not clean before the run: postgres has <1> toxic",
+    )
     page = render_report(journal, tmp_path / "sub" / "r.html").read_text(encoding="utf-8")
     assert re.search(r'style="background:#8250df">ERROR<', page)
     assert "postgres has &lt;1&gt; toxic" in page
     assert IMG.findall(page) == []
-    assert page.count('class="muted skipped"') == 5
+    assert page.count('class="muted skipped"') == 6
     assert "No expectations were judged" in page
 
 
 def test_each_fault_is_shaded_relative_to_the_first_fault_start() -> None:
     flapping = [(T0 + 10.0, T0 + 15.0), (T0 + 25.0, T0 + 30.0)]
-    run = run_data(build_journal(faults=flapping))
+    journal = build_journal(faults=flapping)
     for chart in (breaker_chart, retries_chart, fallback_chart, latency_chart, hit_rate_chart):
-        fig = chart(run)
+        fig = chart(journal)
         assert not isinstance(fig, Skipped)
         spans = [
             (p.get_x(), p.get_x() + p.get_width())
@@ -344,59 +381,69 @@ def test_each_fault_is_shaded_relative_to_the_first_fault_start() -> None:
             if isinstance(p, Rectangle)
         ]
         assert spans == [pytest.approx((0.0, 5.0)), pytest.approx((15.0, 20.0))]
-        assert fig.axes[0].get_xlabel() == "time since first fault start (s)"
+        assert fig.axes[0].get_xlabel() == "time since the first fault start (s)"
 
 
 def test_breaker_chart_steps_closed_open_half_open_closed() -> None:
-    fig = breaker_chart(run_data(build_journal()))
+    fig = breaker_chart(build_journal())
     assert not isinstance(fig, Skipped)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["closed", "open", "half-open"]
-    audit = next(line for line in ax.get_lines() if line.get_label() == "audit")
+    audit = next(line for line in ax.get_lines() if line.get_label() == "audit breaker")
     x, y = np.asarray(audit.get_xdata()), np.round(np.asarray(audit.get_ydata()))
     changes = [(float(x[i]), int(y[i])) for i in range(1, len(y)) if y[i] != y[i - 1]]
     assert changes == [(1.5, 1), (11.0, 2), (12.0, 0)]
-    assert {line.get_label() for line in ax.get_lines()} == {"audit", "nlp", "pms"}
+    assert {line.get_label() for line in ax.get_lines()} == {"audit breaker", "pms breaker"}
+
+
+def test_one_breaker_has_its_transitions_marked() -> None:
+    fig = breaker_chart(build_journal(), "audit")
+    assert not isinstance(fig, Skipped)
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    assert notes == ["closed>open\n+1.5 s", "open>half-open\n+11.0 s", "half-open>closed\n+12.0 s"]
 
 
 def test_counters_are_drawn_as_increase_not_raw_values() -> None:
-    run = run_data(build_journal())
-    fig = retries_chart(run)
+    journal = build_journal()
+    fig = retries_chart(journal)
     assert not isinstance(fig, Skipped)
     lines = {line.get_label(): np.asarray(line.get_ydata()) for line in fig.axes[0].get_lines()}
-    assert lines["retry: pms_get"].max() == 0.0  # raw value 40 all along
-    assert lines["retry: audit_write"][0] == 0.0
-    assert lines["retry: audit_write"][-1] == 3.0
-    fig = fallback_chart(run)
+    assert lines["retries: pms.get"].max() == 0.0  # raw value 40 all along
+    assert lines["retries: audit.write"][0] == 0.0
+    assert lines["retries: audit.write"][-1] == 3.0
+    fig = fallback_chart(journal)
     assert not isinstance(fig, Skipped)
     lines = {line.get_label(): np.asarray(line.get_ydata()) for line in fig.axes[0].get_lines()}
-    writes = lines["fallback writes (cumulative)"]
+    writes = lines["fallback writes (55, cumulative)"]
     assert (writes[0], writes[-1]) == (0.0, 55.0)  # raw 7 -> 62
-    assert lines["pending replay"].max() > 0
-    assert lines["pending replay"][-1] == 0.0
+    pending = lines["pending replay (peak 55)"]
+    assert pending.max() > 0 and pending[-1] == 0.0
 
 
 def test_counter_increase_survives_a_restart() -> None:
     journal = build_journal()
-    journal["timeline"] = [
-        [T0 + i, "audit_fallback_writes_total", "", v]
+    declared = frozenset({"audit_fallback_writes_total"})
+    journal.timeline = Timeline.of(
+        (T0 + i, Scrape({"audit_fallback_writes_total": [({}, v)]}, declared))
         for i, v in enumerate([10.0, 12.0, 15.0, 2.0, 4.0])
-    ]
-    increase = counter_increase(run_data(journal), "audit_fallback_writes_total")
+    )
+    grown = increase(journal, "audit_fallback_writes_total")
     # 10 -> 15 is +5; after the restart the counter counts from 0: +2, then +2.
-    assert increase.iloc[:, 0].tolist() == [0.0, 2.0, 5.0, 7.0, 9.0]
+    assert grown.iloc[:, 0].tolist() == [0.0, 2.0, 5.0, 7.0, 9.0]
 
 
 def test_latency_chart_colours_each_outcome() -> None:
     journal = build_journal()
-    journal["load"][60][1] = 503
-    journal["load"][61][1] = 0
-    journal["load"][62][1] = 404
-    fig = latency_chart(run_data(journal))
+    for i, status in ((60, 503), (61, 0), (62, 404)):
+        s = journal.samples[i]
+        journal.samples[i] = Sample(
+            s.intended_at, s.sent_at, s.done_at, status, "api", s.message_id
+        )
+    fig = latency_chart(journal)
     assert not isinstance(fig, Skipped)
     labels = fig.axes[0].get_legend_handles_labels()[1]
-    degraded = sum(1 for row in journal["load"] if row[3] and row[1] == 200)
-    ok = len(journal["load"]) - degraded - 3
+    degraded = sum(1 for s in journal.samples if s.degraded and s.status == 200)
+    ok = len(journal.samples) - degraded - 3
     assert f"ok ({ok})" in labels
     assert f"degraded ({degraded})" in labels
     assert "5xx / no answer (2)" in labels
@@ -404,8 +451,20 @@ def test_latency_chart_colours_each_outcome() -> None:
     assert any(label.startswith("rolling p95") for label in labels)
 
 
+def test_latency_is_drawn_from_the_intended_send_time() -> None:
+    journal = build_journal()
+    s = journal.samples[0]
+    # Meant for T0+0.1, sent 2 s late by a stalled client, answered 10 ms after sending.
+    journal.samples[0] = Sample(s.intended_at, s.intended_at + 2, s.intended_at + 2.01, 200,
+                                "api", s.message_id)  # fmt: skip
+    fig = latency_chart(journal)
+    assert not isinstance(fig, Skipped)
+    points = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
+    assert max(y for _, y in points) == pytest.approx(2.01)
+
+
 def test_hit_rate_chart_tracks_the_rate_against_a_dashed_target() -> None:
-    fig = hit_rate_chart(run_data(build_journal()))
+    fig = hit_rate_chart(build_journal())
     assert not isinstance(fig, Skipped)
     rate, target = fig.axes[0].get_lines()
     values = np.asarray(rate.get_ydata(), dtype=float)
@@ -416,55 +475,47 @@ def test_hit_rate_chart_tracks_the_rate_against_a_dashed_target() -> None:
 
 def test_hit_rate_chart_is_skipped_without_lookups() -> None:
     journal = build_journal()
-    journal["timeline"] = [r for r in journal["timeline"] if not r[1].startswith("pms_cache")]
-    assert isinstance(hit_rate_chart(run_data(journal)), Skipped)
+    journal.timeline.rows = [r for r in journal.timeline.rows if not r[1].startswith("pms_cache")]
+    assert isinstance(hit_rate_chart(journal), Skipped)
 
 
 def test_index_links_each_report_with_its_status(tmp_path: Path) -> None:
     runs = tmp_path / "reports" / "experiments"
-    passed = render_report(_without_charts(build_journal()), runs / "postgres-outage.html")
-    failed_journal = build_journal(status="failed", failed=(2,), name="redis-outage")
-    failed = render_report(_without_charts(failed_journal), runs / "redis-outage.html")
-    aborted = {**build_journal(status="aborted", name="combined"), "expectations": []}
+    passed_journal = build_journal(charts=False)
+    passed = render_report(passed_journal, runs / "postgres-outage.html")
+    failed_journal = build_journal(status="failed", failed=(2,), name="redis-outage", charts=False)
+    failed = render_report(failed_journal, runs / "redis-outage.html")
+    unsure = build_journal(status="inconclusive", inconclusive=(3,), name="pms", charts=False)
+    aborted = build_journal(status="aborted", name="combined", charts=False)
+    aborted.verdicts, aborted.error = [], "safety probe agent-live failed"
     index = render_index(
-        [(build_journal(), passed), (failed_journal, failed), (aborted, runs / "combined.html")],
+        [(passed_journal, passed), (failed_journal, failed), (unsure, runs / "pms.html"),
+         (aborted, runs / "combined.html")],
         tmp_path / "reports" / "index.html",
-    )
+    )  # fmt: skip
     page = index.read_text(encoding="utf-8")
     rows = _rows(page)
-    assert [r[:4] for r in rows] == [
-        [
-            "href=experiments/postgres-outage.html",
-            "postgres-outage",
-            "PostgreSQL outage with fallback and replay",
-            "PASSED",
-        ],
-        [
-            "href=experiments/redis-outage.html",
-            "redis-outage",
-            "PostgreSQL outage with fallback and replay",
-            "FAILED",
-        ],
-        [
-            "href=experiments/combined.html",
-            "combined",
-            "PostgreSQL outage with fallback and replay",
-            "ABORTED",
-        ],
+    assert [[*r[:2], r[3]] for r in rows] == [
+        ["href=experiments/postgres-outage.html", "postgres-outage", "PASSED"],
+        ["href=experiments/redis-outage.html", "redis-outage", "FAILED"],
+        ["href=experiments/pms.html", "pms", "INCONCLUSIVE"],
+        ["href=experiments/combined.html", "combined", "ABORTED"],
     ]
-    assert [r[-1] for r in rows] == ["0 of 6", "1 of 6", "0 of 0"]
-    assert all(r[-2] == "35.4 s" for r in rows)
-    assert all(r[-3] == "2023-11-14 22:13:20 UTC" for r in rows)
-    assert "1 passed / 1 failed, 1 aborted" in page
+    assert [r[-2] for r in rows] == ["0 of 6", "1 of 6", "1 of 6", "0 of 0"]
+    assert rows[3][-1] == "safety probe agent-live failed"
+    assert all(r[5] == "35.4 s" for r in rows)
+    assert all(r[4] == "2023-11-14 22:13:20 UTC" for r in rows)
+    assert "1 aborted, 1 failed, 1 inconclusive, 1 passed" in page
     for href in (r[0].removeprefix("href=") for r in rows[:2]):
         assert (index.parent / href).is_file()
 
 
-def test_load_journal_round_trips(tmp_path: Path) -> None:
+def test_journal_round_trips_through_json(tmp_path: Path) -> None:
     journal = build_journal()
-    path = tmp_path / "run.json"
-    path.write_text(json.dumps(journal))
-    assert load_journal(path) == json.loads(json.dumps(journal))
+    back = Journal.read(journal.write(tmp_path / "run.json"))
+    assert back.to_dict() == journal.to_dict()
+    assert back.timeline.increase("audit_fallback_writes_total") == 55.0
+    assert back.samples[0] == journal.samples[0]
 
 
 @pytest.mark.parametrize(
@@ -472,18 +523,23 @@ def test_load_journal_round_trips(tmp_path: Path) -> None:
     [
         (None, "cannot read journal"),
         (b"\xff\xfe not utf-8", "cannot read journal"),
-        (b'{"journal_version": 1,', "not valid JSON"),
+        (b'{"journal_version": 2,', "not valid JSON"),
         (b"[1, 2]", "not a JSON object"),
-        (b'{"run_id": "x", "status": "passed"}', "no journal_version"),
-        (b'{"journal_version": "one"}', "invalid journal_version"),
+        (b'{"run_id": "x", "status": "passed"}', "journal_version None"),
+        (
+            b'{"journal_version": 1, "run_id": "x"}',
+            "journal_version 1; this chaoslab reads version 2",
+        ),
+        (b'{"journal_version": 2, "run_id": "x"}', "not a valid journal: KeyError"),
     ],
 )
-def test_load_journal_rejects_what_is_not_a_journal(
+def test_reading_rejects_what_is_not_a_journal_in_one_line(
     tmp_path: Path, content: bytes | None, message: str
 ) -> None:
     path = tmp_path / "run.json"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(ChaosError, match=message) as info:
-        load_journal(path)
+    with pytest.raises(ChaosError, match=re.escape(message)) as info:
+        Journal.read(path)
     assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)

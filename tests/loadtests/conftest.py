@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chaos import metrics
 from chaos.faults import verify_clean
-from chaos.load import agent_metrics
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 
@@ -69,8 +69,10 @@ def settled_stack(stack: StackState) -> Iterator[StackState]:
     agent = stack.url("agent")
     deadline = time.monotonic() + 45
     while time.monotonic() < deadline:
-        reading = agent_metrics.read(agent)
-        if reading.audit_breaker_state == 0 and not reading.audit_fallback_pending:
+        page = metrics.scrape(agent, timeout_s=5.0)
+        if page.total("audit_circuit_breaker_state") == 0 and not page.total(
+            "audit_fallback_pending"
+        ):
             return
         _nudge(agent)
         time.sleep(0.5)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.load import agent_metrics, shapes
+from chaos.load import shapes
 from chaos.load.errors import LoadError
 from chaos.load.results import figures, figures_by_name, percentile, read_entries
 from chaos.load.runner import locust_command, read_samples, scenario_path, scenarios
@@ -61,27 +61,6 @@ def test_missing_or_malformed_results_are_a_clear_error(tmp_path: Path) -> None:
         read_entries(tmp_path / "bad.json")
 
 
-EXPOSITION = """\
-# TYPE pms_cache_hits_total counter
-pms_cache_hits_total{kind="availability"} 30.0
-pms_cache_hits_total{kind="room_types"} 10.0
-# TYPE pms_cache_misses_total counter
-pms_cache_misses_total{kind="availability"} 20.0
-pms_cache_misses_total{kind="room_types"} 0.0
-# TYPE audit_circuit_breaker_state gauge
-audit_circuit_breaker_state 1.0
-"""
-
-
-def test_agent_metrics_sum_kinds_and_the_ratio_is_a_delta() -> None:
-    before = agent_metrics.parse(EXPOSITION)
-    assert (before.cache_hits, before.cache_misses, before.audit_breaker_state) == (40, 20, 1)
-    after = agent_metrics.parse(EXPOSITION.replace("30.0", "45.0").replace("20.0", "25.0"))
-    assert agent_metrics.cache_hit_ratio(before, after) == pytest.approx(15 / 20)
-    assert agent_metrics.cache_hit_ratio(before, before) is None  # no lookup: no figure
-    assert agent_metrics.cache_hit_ratio(after, before) is None  # counters reset: agent restarted
-
-
 def test_shapes_hold_each_stage_then_end_and_scale_in_time() -> None:
     stages = shapes.step(start_users=5, increment=5, steps=4, step_s=30)
     assert [shapes.tick(stages, t) for t in (0, 29.9, 30, 119.9)] == [
@@ -124,39 +103,22 @@ def test_command_is_headless_with_every_report_and_whole_seconds(tmp_path: Path)
     assert "--spawn-rate 1.5" in joined
 
 
-def test_samples_keep_the_api_channel_and_survive_a_cut_line(tmp_path: Path) -> None:
+def test_samples_keep_every_channel_and_survive_a_cut_line(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
-    rows = [
-        {
-            "t": 2.0,
-            "status": 200,
-            "latency_s": 0.02,
-            "degraded": False,
-            "intent": "greeting",
-            "channel": "api",
-        },
-        {
-            "t": 1.0,
-            "status": 200,
-            "latency_s": 0.5,
-            "degraded": True,
-            "intent": "availability",
-            "channel": "api",
-        },
-        {
-            "t": 1.5,
-            "status": 200,
-            "latency_s": 0.1,
-            "degraded": False,
-            "intent": "info",
-            "channel": "whatsapp",
-        },
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"t": 3, "sta')
+
+    def row(t: float, channel: str, degraded: bool | None, label: str) -> dict[str, object]:
+        return {"intended_at": t, "sent_at": t, "done_at": t + 0.1, "status": 200,
+                "channel": channel, "message_id": f"m{t}", "guest_id": "g", "label": label,
+                "degraded": degraded, "intent": label, "error": ""}  # fmt: skip
+
+    rows = [row(2.0, "api", False, "greeting"), row(1.0, "api", True, "availability"),
+            row(1.5, "whatsapp", None, "info")]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"intended_at": 3, "sta')
     samples = read_samples(path)
-    assert [(s.at, s.degraded, s.intent) for s in samples] == [
-        (1.0, True, "availability"),
-        (2.0, False, "greeting"),
+    assert [(s.intended_at, s.channel, s.degraded, s.message_id) for s in samples] == [
+        (1.0, "api", True, "m1.0"),
+        (1.5, "whatsapp", None, "m1.5"),
+        (2.0, "api", False, "m2.0"),
     ]
-    assert len(read_samples(path, channel=None)) == 3
+    assert samples[0].latency_s == pytest.approx(0.1)
     assert read_samples(tmp_path / "missing.jsonl") == []

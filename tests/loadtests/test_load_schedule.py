@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaos.exceptions import ToxiproxyError
+from chaos.faults import FaultScheduler
 from chaos.load.errors import ScheduleError
-from chaos.load.schedule import DEFAULT_SCHEDULE, FaultScheduler, parse_schedule, scaled
+from chaos.load.schedule import DEFAULT_SCHEDULE, parse_schedule, scaled
+from chaos.toxiproxy import Proxy, Toxic
 
 
 class FakeProxy:
@@ -37,6 +38,10 @@ class FakeProxy:
 
     def dirty(self) -> bool:
         return bool(self.disabled) or any(self.toxics.values())
+
+    def proxy(self, name: str) -> Proxy:
+        toxics = tuple(Toxic(t, "latency", "downstream", 1.0) for t in self.toxics.get(name, []))
+        return Proxy(name, "", "", name not in self.disabled, toxics)
 
 
 def scheduler(proxy: FakeProxy, spec: str = DEFAULT_SCHEDULE, **kw: Any) -> FaultScheduler:
@@ -79,7 +84,7 @@ def test_bad_schedules_say_what_is_wrong(spec: str, why: str) -> None:
         parse_schedule(spec)
 
 
-def test_windows_start_and_end_on_time_and_are_recorded(tmp_path: Path) -> None:
+def test_windows_start_and_end_on_time_and_are_recorded() -> None:
     proxy = FakeProxy()
     s = scheduler(proxy)
     s.tick(59.9)
@@ -92,12 +97,14 @@ def test_windows_start_and_end_on_time_and_are_recorded(tmp_path: Path) -> None:
     s.tick(180.0)
     assert not proxy.dirty()
     assert s.finished
-    doc = json.loads(s.write(tmp_path / "run_faults.json").read_text())
+    doc = json.loads(json.dumps(s.document()))
     assert [w["fault"] for w in doc["windows"]] == [
         "redis latency(latency=150, jitter=20) downstream",
         "postgres down",
     ]
-    assert all(w["ended_at"] >= w["started_at"] and w["error"] is None for w in doc["windows"])
+    assert all(w["ended_at"] >= w["started_at"] and not w["error"] for w in doc["windows"])
+    assert all(w["removed_ok"] and w["removal_detail"] == "gone from the proxy"
+               for w in doc["windows"])  # fmt: skip
     assert doc["windows"][0]["toxics"][0].startswith("chaoslab_latency_")
 
 
@@ -111,7 +118,7 @@ def test_restore_ends_active_windows_once_and_stops_scheduling() -> None:
     s.tick(140)
     assert not proxy.dirty()
     assert len(s.records) == 2
-    assert all(r["ended_at"] is not None for r in s.records)
+    assert all(r.ended_at is not None for r in s.records)
 
 
 def test_a_window_the_run_skipped_past_is_never_applied() -> None:
@@ -128,7 +135,7 @@ def test_a_failed_injection_is_recorded_and_the_run_goes_on() -> None:
     proxy.fail_add = True
     s = scheduler(proxy, "nope:latency(latency=10)@0-5; redis:down@0-5")
     s.tick(0)
-    assert "not found" in s.records[0]["error"]
+    assert "not found" in s.records[0].error and s.records[0].started_at is None
     assert proxy.disabled == {"redis"}
     s.restore()
     assert not proxy.dirty()
@@ -145,5 +152,6 @@ def test_restore_continues_past_a_failing_window_and_a_broken_log() -> None:
     proxy.fail_enable = True
     s.restore()
     assert proxy.toxics["redis"] == []  # the other window was still restored
-    assert "restore failed" in s.records[0]["error"]
+    assert "restore failed" in s.records[0].error
+    assert s.records[0].removed_ok is False  # read back: postgres is still disabled
     assert proxy.disabled == {"postgres"}  # really not restored, and the record says so

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from agent.audit.errors import AuditUnavailable
@@ -17,69 +16,66 @@ from agent.audit.events import new_event
 from agent.audit.fallback import FallbackFile
 from chaos.exceptions import ExperimentError
 from chaos.experiment.model import catalogue
+from chaos.figures.base import new_figure
+from chaos.journal import FaultRecord, Journal
 from chaos.lab import checks
 from chaos.lab.agents import discarding_fallback, settings_for
 from chaos.lab.analysis import step_table
 from chaos.lab.errors import LabError
-from chaos.lab.figure import new_figure
 from chaos.lab.load import Traffic, locust_args
-from chaos.lab.metrics import increase, total_increase, window_ratio
-from chaos.lab.runs import FaultWindow, Run, requests_frame, with_overrides
+from chaos.lab.runs import Run, with_overrides
+from chaos.metrics import Scrape, Timeline, parse_labels
 from chaos.stack.state import StackState
+from chaos.traffic import Sample
 
-COLUMNS = ["t", "metric", "labels", "value"]
+T0 = 5000.0  # run times below are relative to this
+# Families the agent declares from start-up, whether or not a child has appeared yet.
+DECLARED = frozenset({"circuit_breaker_transitions_total", "retry_attempts_total"})
 
 
-def timeline(rows: list[tuple[float, str, str, float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=COLUMNS)
+def timeline(rows: list[tuple[float, str, str, float]]) -> Timeline:
+    """Readings at every time a row has, each holding every child seen so far (as the agent
+    exports them: a labelled child appears at its first increment, then stays)."""
+    known: dict[tuple[str, str], float] = {}
+    pages = []
+    names = frozenset(m for _, m, _, _ in rows) | DECLARED
+    for t in sorted({r[0] for r in rows}):
+        known.update({(m, k): v for at, m, k, v in rows if at == t})
+        samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for (m, k), v in known.items():
+            samples.setdefault(m, []).append((parse_labels(k), v))
+        pages.append((T0 + t, Scrape(samples, names)))
+    return Timeline.of(pages)
+
+
+def sample(t: float, status: int = 200, latency: float = 0.01, degraded: bool = False) -> Sample:
+    at = T0 + t
+    return Sample(at, at, at + latency, status, "api", f"m{t}", degraded=degraded)
 
 
 def make_run(
     rows: list[tuple[float, str, str, float]],
-    requests: list[list[object]],
+    samples: list[Sample],
     windows: list[tuple[float, float]],
+    audit: dict[str, object] | None = None,
     **notes: object,
 ) -> Run:
-    reqs = requests_frame(requests, 0.0, windows[0] if windows else (0.0, 0.0))
-    return Run(
-        journal={"experiment": {"name": "t"}, "status": "passed"},
-        t0=0.0,
+    journal = Journal(
+        run_id="r",
+        experiment={"name": "t"},
+        stack={},
+        started_at=T0 - 5,
+        ended_at=T0 + 30,
+        status="passed",
+        faults=[
+            FaultRecord(i, "f", "redis", "down", a, b, started_at=T0 + a, ended_at=T0 + b)
+            for i, (a, b) in enumerate(windows)
+        ],
+        samples=samples,
         timeline=timeline(rows),
-        requests=reqs,
-        verdicts=pd.DataFrame(),
-        fault_windows=[FaultWindow(a, b, "f") for a, b in windows],
-        notes=dict(notes),
+        audit=audit,
     )
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def test_increase_counts_a_late_labelled_counter_from_zero_and_survives_a_restart() -> None:
-    tl = timeline(
-        [
-            (0.0, "other", "", 1.0),
-            (1.0, "c", "op=a", 2.0),  # appears on its first increments: it was 0 before
-            (2.0, "c", "op=a", 5.0),
-            (3.0, "c", "op=a", 1.0),  # restart: the new value is the increase
-            (3.0, "c", "op=b", 4.0),
-        ]
-    )
-    inc = increase(tl, "c", by="op")
-    assert inc["a"].tolist() == [0.0, 2.0, 5.0, 6.0]
-    assert inc["b"].tolist() == [0.0, 0.0, 0.0, 4.0]
-    assert total_increase(tl, "c", op="a") == 6.0
-    assert total_increase(tl, "missing") == 0.0
-
-
-def test_window_ratio_uses_only_the_trailing_window() -> None:
-    idx = pd.Index([0.0, 1.0, 2.0, 3.0, 4.0])
-    hits = pd.Series([0, 0, 0, 4, 8], index=idx, dtype=float)
-    misses = pd.Series([0, 4, 8, 8, 8], index=idx, dtype=float)
-    ratio = window_ratio(hits, misses, 2.0)
-    assert ratio.iloc[2] == 0.0  # only misses in (0, 2]
-    assert ratio.iloc[4] == 1.0  # only hits in (2, 4]
-    assert pd.isna(ratio.iloc[0])
+    return Run(journal, notes=dict(notes))
 
 
 # --------------------------------------------------------------------------- runs
@@ -90,20 +86,19 @@ def test_overrides_change_every_step_and_are_validated_again() -> None:
     changed = with_overrides(exp, fault_s=0.5, settle_s=3, rate_per_s=2)
     assert {s.duration_s for s in changed.method} == {0.5}
     assert changed.settle_s == 3 and changed.load is not None and changed.load.rate_per_s == 2
-    assert with_overrides(exp, load=False).load is None
+    with pytest.raises(ExperimentError, match="load: is off"):
+        with_overrides(exp, load=False)
     with pytest.raises(ExperimentError, match=r"method\[0\]\.duration_s"):
         with_overrides(exp, fault_s=0)
     with pytest.raises(LabError, match="unknown override"):
         with_overrides(exp, outage=3)
 
 
-def test_requests_are_split_into_phases_by_the_fault_window() -> None:
-    req = requests_frame(
-        [[9.0, 200, 0.1, False, "x"], [11.0, 503, 0.2, False, "x"], [13.0, 200, 0.3, True, "x"]],
-        10.0,
-        (10.5, 12.0),
-    )
-    assert req["t"].tolist() == [-1.0, 1.0, 3.0]
+def test_requests_are_split_into_phases_by_the_intended_send_time() -> None:
+    run = make_run([(0.0, "x", "", 0)], [sample(-1), sample(1, 503), sample(3, degraded=True)],
+                   [(0.5, 2.0)])  # fmt: skip
+    req = run.requests
+    assert req["t"].tolist() == [-1.5, 0.5, 2.5]  # seconds since the fault began
     assert req["phase"].tolist() == ["before", "during", "after"]
     assert req["outcome"].tolist() == ["ok", "5xx / no answer", "degraded"]
 
@@ -114,25 +109,29 @@ TRANSITIONS = "circuit_breaker_transitions_total"
 
 
 def breaker_rows(*steps: tuple[float, str, str]) -> list[tuple[float, str, str, float]]:
-    rows: list[tuple[float, str, str, float]] = [(0.0, "circuit_breaker_state", "breaker=audit", 0)]
+    level = {"closed": 0, "open": 1, "half-open": 2}
+    rows: list[tuple[float, str, str, float]] = [
+        (-1.0, "circuit_breaker_state", "breaker=audit", 0)
+    ]
     counts: dict[str, float] = {}
     for t, a, b in steps:
         key = f"breaker=audit,from_state={a},to_state={b}"
         counts[key] = counts.get(key, 0) + 1
         rows.append((t, TRANSITIONS, key, counts[key]))
-    rows.append((20.0, "circuit_breaker_state", "breaker=audit", 0))
+        rows.append((t, "circuit_breaker_state", "breaker=audit", level[b]))
+    rows.append((20.0, "x", "", 0))
     return rows
 
 
 def test_breaker_cycle_passes_on_open_half_open_closed_during_the_fault() -> None:
     run = make_run(
         breaker_rows(
-            (1.0, "closed", "open"), (6.0, "open", "half-open"), (6.0, "half-open", "closed")
+            (1.0, "closed", "open"), (6.0, "open", "half-open"), (9.0, "half-open", "closed")
         ),
         [],
         [(0.0, 8.0)],
     )
-    assert checks.check_breaker_cycle(run, "audit").startswith("ok:")
+    assert checks.check_breaker_cycle(run, "audit").startswith("ok: audit breaker went")
 
 
 def test_breaker_cycle_fails_when_the_breaker_never_opened() -> None:
@@ -153,23 +152,27 @@ def test_breaker_cycle_fails_when_it_never_closed_again() -> None:
         checks.check_breaker_cycle(run, "audit")
 
 
-def accepted(n: int) -> list[list[object]]:
-    return [[float(i), 200, 0.01, False, "greeting"] for i in range(n)]
+def accepted(n: int) -> list[Sample]:
+    return [sample(float(i)) for i in range(n)]
 
 
-def test_no_lost_events_compares_accepted_messages_with_audit_rows() -> None:
-    ok = make_run([(0.0, "x", "", 0)], accepted(5), [(1.0, 2.0)], audit_rows=5, audit_distinct=5)
-    assert (
-        checks.check_no_lost_events(ok) == "ok: 5 messages accepted = 5 audit rows, no duplicates"
+def test_no_lost_events_reconciles_acknowledged_message_ids() -> None:
+    audit = {"acknowledged": 5, "present": 5, "lost": [], "duplicated": {}, "error": ""}
+    ok = make_run([(0.0, "x", "", 0)], accepted(5), [(1.0, 2.0)], audit)
+    assert checks.check_no_lost_events(ok) == (
+        "ok: all 5 acknowledged message ids in PostgreSQL exactly once"
     )
-    lost = make_run([(0.0, "x", "", 0)], accepted(5), [(1.0, 2.0)], audit_rows=3, audit_distinct=3)
-    with pytest.raises(AssertionError, match="2 audit events lost"):
+    lost = make_run([(0.0, "x", "", 0)], accepted(5), [(1.0, 2.0)],
+                    {**audit, "present": 3, "lost": ["m3.0", "m4.0"]})  # fmt: skip
+    with pytest.raises(AssertionError, match=r"FAILED: of 5 acknowledged messages: 2 lost"):
         checks.check_no_lost_events(lost)
-    doubled = make_run(
-        [(0.0, "x", "", 0)], accepted(5), [(1.0, 2.0)], audit_rows=6, audit_distinct=5
-    )
-    with pytest.raises(AssertionError, match="1 duplicated"):
+    doubled = make_run([(0.0, "x", "", 0)], accepted(5), [(1.0, 2.0)],
+                       {**audit, "duplicated": {"m1.0": 2}})  # fmt: skip
+    with pytest.raises(AssertionError, match=r"1 duplicated \(m1\.0 x2\)"):
         checks.check_no_lost_events(doubled)
+    unknown = make_run([(0.0, "x", "", 0)], accepted(5), [(1.0, 2.0)], None)
+    with pytest.raises(AssertionError, match="INCONCLUSIVE: could not reconcile"):
+        checks.check_no_lost_events(unknown)
 
 
 def test_drained_fails_while_events_are_still_pending() -> None:
@@ -181,12 +184,14 @@ def test_drained_fails_while_events_are_still_pending() -> None:
     with pytest.raises(AssertionError, match="3 audit events still pending"):
         checks.check_drained(make_run(rows, [], [(1.0, 4.0)]))
     rows.append((10.0, "audit_fallback_pending", "", 0))
-    assert "drained to 0 6.0 s after" in checks.check_drained(make_run(rows, [], [(1.0, 4.0)]))
+    assert "back to 0 6.0 s after" in checks.check_drained(make_run(rows, [], [(1.0, 4.0)]))
 
 
 def test_no_5xx_names_the_first_failure() -> None:
-    run = make_run([(0.0, "x", "", 0)], [*accepted(3), [5.0, 502, 1.0, False, ""]], [(1.0, 2.0)])
-    with pytest.raises(AssertionError, match=r"1 of 4 .* t=\+5\.0 s with status 502"):
+    run = make_run([(0.0, "x", "", 0)], [*accepted(3), sample(5.0, 502, 1.0)], [(1.0, 2.0)])
+    with pytest.raises(
+        AssertionError, match=r"1 of 4 guest requests failed \(api\); first: api HTTP 502"
+    ):
         checks.check_no_5xx(run)
 
 
@@ -197,6 +202,7 @@ def test_step_table_bounds_the_saves_that_ran_out_of_retries() -> None:
         # step 1: one save recovered after two failures -> nothing exhausted
         (4.0, retry, "operation=session.save,outcome=failure", 2),
         (4.0, retry, "operation=session.save,outcome=success", 1),
+        (10.0, "session_save_retries_total", "", 3),
         # step 2: six more failures and no success -> at least two saves gave up
         (14.0, retry, "operation=session.save,outcome=failure", 8),
         (20.0, "session_save_retries_total", "", 9),
@@ -262,7 +268,7 @@ def test_lab_figures_render_as_png() -> None:
 
 
 def test_hit_ratio_check_judges_one_kind_against_the_minimum(tmp_path: Path) -> None:
-    rows = [
+    rows: list[tuple[float, str, str, float]] = [
         (0.0, "pms_cache_hits_total", "kind=room_types", 0),
         (0.0, "pms_cache_misses_total", "kind=room_types", 0),
         (0.0, "pms_cache_misses_total", "kind=availability", 0),
@@ -270,7 +276,7 @@ def test_hit_ratio_check_judges_one_kind_against_the_minimum(tmp_path: Path) -> 
         (5.0, "pms_cache_misses_total", "kind=room_types", 1),
         (5.0, "pms_cache_misses_total", "kind=availability", 10),
     ]
-    t = Traffic("t", 0.0, timeline(rows), requests_frame([], 0.0, (0.0, 0.0)), tmp_path)
+    t = Traffic("t", T0, T0 + 5, timeline(rows), [], tmp_path)
     assert checks.check_hit_ratio(t, 0.7, "room_types").startswith("ok: room_types hit ratio 90.0%")
     with pytest.raises(AssertionError, match=r"hit ratio 45\.0% over 20 lookups is below 70%"):
         checks.check_hit_ratio(t, 0.7)

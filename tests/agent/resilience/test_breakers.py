@@ -95,6 +95,27 @@ async def test_failed_half_open_trial_reopens_for_another_full_timeout() -> None
     assert transitions(metrics, "audit")[("half-open", "open")] == 1
 
 
+async def test_concurrent_failures_count_one_transition_to_open() -> None:
+    metrics, clock = AgentMetrics(), FakeClock()
+    breaker = make_breaker(
+        "audit", BreakerSettings(fail_max=2, reset_timeout_s=10), metrics, clock=clock
+    )
+    gate = asyncio.Event()
+
+    async def slow_failure() -> None:
+        await gate.wait()
+        raise ConnectionError("dependency down")
+
+    # Six calls enter while the breaker is closed; all fail after it has opened.
+    calls = [asyncio.create_task(guarded(breaker, slow_failure)) for _ in range(6)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, ConnectionError | BreakerOpen) for r in results)
+    assert breaker.current_state == "open"
+    assert transitions(metrics, "audit") == {("closed", "open"): 1}
+
+
 async def test_a_success_resets_the_consecutive_failure_count() -> None:
     breaker = make_breaker("nlp", BreakerSettings(fail_max=3), AgentMetrics(), clock=FakeClock())
     for _ in range(2):

@@ -32,7 +32,7 @@ def test_sigint_mid_fault_rolls_back(stack: StackState, name: str, tmp_path) -> 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
-        if "inject" in line:
+        if "fault start" in line:
             injected = True
             break
     assert injected, "the run never reached its fault"

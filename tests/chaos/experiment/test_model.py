@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chaos.exceptions import ExperimentError
+from chaos.experiment.expectations import ensure_expectation
 from chaos.experiment.model import catalogue, ensure_experiment, load_experiment
 
 VALID: dict[str, Any] = {
@@ -23,7 +24,7 @@ VALID: dict[str, Any] = {
             "duration_s": 2,
         }
     ],
-    "expectations": [{"no_5xx": {}}],
+    "expectations": [{"no_5xx": {}}, {"latency_shift": {"min": 0.05}}],
 }
 
 
@@ -47,6 +48,58 @@ def test_a_valid_document_builds() -> None:
     exp = ensure_experiment(VALID, proxies={"redis"})
     assert exp.method[0].fault.describe() == "redis latency(latency=100) downstream"
     assert exp.load is not None and exp.method_s == 2
+    # Defaults are written into the spec, so the journal says what was judged.
+    assert exp.expectations[1].spec == {"quantile": 0.5, "min_samples": 10, "min": 0.05}
+
+
+def test_an_experiment_without_an_expectation_that_proves_its_fault_is_refused() -> None:
+    doc = mutate("expectations", [{"no_5xx": {}}, {"fallback_drained": {"within_s": 5}}])
+    with pytest.raises(ExperimentError, match="none of them can show that the fault had an effect"):
+        ensure_experiment(doc)
+    # A counter with only an upper bound cannot show a fault acted either.
+    with pytest.raises(ExperimentError, match="had an effect"):
+        ensure_experiment(mutate("expectations", [{"session_save_retries": {"max": 0}}]))
+
+
+@pytest.mark.parametrize(
+    ("expectation", "proves"),
+    [
+        (
+            {
+                "breaker_transitions": {
+                    "breaker": "pms",
+                    "sequence": [{"from": "closed", "to": "open"}],
+                }
+            },
+            True,
+        ),
+        ({"breaker_quiet": {"breaker": "pms"}}, False),
+        ({"retries": {"operation": "session.save", "min": 1}}, True),
+        ({"retries": {"operation": "session.save", "max": 3}}, False),
+        ({"fallback_writes": {"min": 1}}, True),
+        ({"stale_served": {"min": 2}}, True),
+        ({"degraded_replies": {"min": 1}}, True),
+        ({"pms_calls": {"outcome": "timeout", "min": 1}}, True),
+        ({"pms_calls": {"outcome": "success", "min": 1}}, False),
+        ({"latency_shift": {"min": 0.1}}, True),
+        ({"pms_latency_shift": {"min": 0.1}}, True),
+        ({"audit_write_failures": {"reason": "timeout", "min": 1}}, True),
+        ({"latency_shift": {"max": 0.1}}, False),
+        ({"no_lost_audit_events": {}}, False),
+        ({"p95_latency": {"max_s": 1}}, False),
+    ],
+)
+def test_which_expectations_prove_their_fault(expectation: dict[str, Any], proves: bool) -> None:
+    assert ensure_expectation(expectation, "e").proves_fault is proves
+
+
+def test_service_faults_name_their_service() -> None:
+    doc = mutate("method.0.fault", {"service": "postgres", "type": "disconnect"})
+    assert ensure_experiment(doc).method[0].fault.describe() == "postgres disconnect"
+    with pytest.raises(ExperimentError, match=r"method\[0\]\.fault\.service: disconnect applies"):
+        ensure_experiment(mutate("method.0.fault", {"service": "redis", "type": "disconnect"}))
+    with pytest.raises(ExperimentError, match="service faults are disconnect"):
+        ensure_experiment(mutate("method.0.fault", {"service": "postgres", "type": "melt"}))
 
 
 @pytest.mark.parametrize(
@@ -80,16 +133,54 @@ def test_a_valid_document_builds() -> None:
         ("method.0.duration_s", 0, "method[0].duration_s: must be a number >= 0.1"),
         ("method", [], "method: needs at least one fault"),
         ("expectations", [], "a verifier must be able to fail"),
+        # Every kind refuses missing bounds and unknown keys instead of passing on nothing.
+        ("expectations.0", {"session_save_retries": {}}, "needs a bound: min or max"),
+        ("expectations.0", {"session_save_retries": {"mn": 3}}, "unknown field(s) mn"),
+        ("expectations.0", {"degraded_replies": {"phase": "during"}}, "needs a bound"),
+        ("expectations.0", {"fallback_drained": {"within": 5}}, "unknown field(s) within"),
+        ("expectations.0", {"fallback_drained": {}}, "fallback_drained.within_s: is required"),
+        ("expectations.0", {"p95_latency": {"phase": "during"}}, "p95_latency.max_s: is required"),
+        ("expectations.0", {"fallback_writes": {"min": 3, "max": 1}}, "min is above max"),
+        ("expectations.0", {"cache_hit_rate": {"min": "high"}}, "must be a number"),
+        ("expectations.0", {"latency_shift": {"quantile": 0.3, "min": 1}}, "between 0.5 and 0.99"),
+        ("expectations.0", {"retries": {"min": 1}}, "retries.operation: is required"),
+        (
+            "expectations.0",
+            {"breaker_transitions": {"breaker": "pms", "sequence": []}},
+            "sequence: must be a non-empty list",
+        ),
+        (
+            "expectations.0",
+            {
+                "breaker_transitions": {
+                    "breaker": "pms",
+                    "sequence": [
+                        {
+                            "from": "closed",
+                            "to": "open",
+                            "after": "fault_start",
+                            "min_s": 5,
+                            "within_s": 2,
+                        }
+                    ],
+                }
+            },
+            "min_s is above within_s",
+        ),
+        ("load", {"rate_per_s": 2, "mix": ["karaoke"]}, "load.mix: unknown conversation kind"),
+        ("load", {"whatsapp_share": 2}, "load.whatsapp_share: must be between 0 and 1"),
+        ("load", False, "load: is off, but latency_shift, no_5xx judge guest traffic"),
+        ("steady_state.0.timeout", 3, "unknown field(s) timeout"),
         (
             "expectations.0",
             {"no_5xx": {}, "p95_latency": {}},
-            "expectations[0]: must have exactly one kind",
+            "expectations[0]: must be a mapping with exactly one kind",
         ),
         ("expectations.0", {"fast_enough": {}}, "unknown expectation 'fast_enough'"),
         (
             "expectations.0",
-            {"breaker_transitions": {"breaker": "kafka"}},
-            "breaker: must be pms, audit or nlp",
+            {"breaker_transitions": {"breaker": "kafka", "sequence": []}},
+            "breaker: must be one of pms, audit",
         ),
         (
             "expectations.0",
@@ -146,3 +237,4 @@ def test_the_catalogue_covers_the_brief() -> None:
     for exp in catalogue().values():
         assert exp.purpose and exp.expectations
         assert any(e.kind == "no_5xx" for e in exp.expectations), exp.name
+        assert any(e.proves_fault for e in exp.expectations), exp.name

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaos.load.stays import MONTHS_EN
 from chaos.stack.state import StackState
-from chaos.traffic import MONTHS_EN
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from agent.audit.schema import TABLE
-from chaos.observe import scrape
+from chaos.metrics import scrape
 from chaos.stack.state import StackState
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -28,7 +28,7 @@ MESSAGES = 6  # more than the breaker's 5 failures
 
 
 def agent_metric(stack: StackState, name: str) -> float:
-    return sum(r["value"] for r in scrape(stack.url("agent")) if r["metric"] == name)
+    return scrape(stack.url("agent")).total(name) or 0.0
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:

@@ -23,7 +23,8 @@ from chaos.inspect.errors import InspectError
 from chaos.inspect.keys import OTHER, family_of, survey_keys, ttl_bucket
 from chaos.inspect.plans import CRITICAL_QUERIES, QueryParams
 from chaos.inspect.report import Check, Report, Sample, to_prometheus
-from chaos.inspect.sources import Targets, parse_metrics, redact, resolve_targets
+from chaos.inspect.sources import Targets, redact, resolve_targets
+from chaos.metrics import parse as parse_metrics
 
 
 def test_every_key_the_agent_builds_falls_in_its_own_family() -> None:
