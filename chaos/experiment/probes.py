@@ -68,6 +68,36 @@ def _metric(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
     return True, label
 
 
+_STATES = {0.0: "closed", 1.0: "open", 2.0: "half-open"}
+
+
+def breakers_closed(agent_url: str, phase: str = "before") -> ProbeResult:
+    """Every agent breaker closed? A breaker a previous run left open is not steady state."""
+    try:
+        page = scrape(agent_url.rstrip("/"))
+    except MetricsError as exc:
+        return ProbeResult(
+            "breakers-closed", phase, False, f"metrics unreadable: {exc}", time.time()
+        )
+    states = page.by_label("circuit_breaker_state", "breaker")
+    audit = page.total("audit_circuit_breaker_state")
+    if audit is not None:
+        states["audit"] = audit
+    if not states:
+        return ProbeResult(
+            "breakers-closed", phase, False, "no breaker state exported", time.time()
+        )
+    moved = {k: _STATES.get(v, f"{v:g}") for k, v in sorted(states.items()) if v != 0}
+    if moved:
+        detail = ", ".join(f"{k} {v}" for k, v in moved.items())
+        return ProbeResult(
+            "breakers-closed", phase, False, f"breakers not closed: {detail}", time.time()
+        )
+    return ProbeResult(
+        "breakers-closed", phase, True, f"{len(states)} breakers closed", time.time()
+    )
+
+
 def run_probe(probe: Probe, phase: str, agent_url: str) -> ProbeResult:
     """Run one probe now."""
     fn = {"http": _http, "message": _message, "metric": _metric}[probe.type]

@@ -22,7 +22,7 @@ from chaos.experiment.compare import compare
 from chaos.experiment.expectations import AuditCheck, Evidence, evaluate
 from chaos.experiment.guardrails import Guard
 from chaos.experiment.model import Experiment
-from chaos.experiment.probes import run_probe
+from chaos.experiment.probes import breakers_closed, run_probe
 from chaos.faults import FaultScheduler, FaultWindow, verify_clean
 from chaos.journal import Journal, ProbeResult, Rollback
 from chaos.lease import Lease
@@ -52,10 +52,10 @@ def _probes(exp: Experiment, phase: str, agent_url: str) -> list[ProbeResult]:
 
 
 def _settled(exp: Experiment, agent_url: str, wait_s: float) -> list[ProbeResult]:
-    """The "before" probes, once they all hold or ``wait_s`` has passed (the last round)."""
+    """The "before" probes and closed breakers, once all hold or ``wait_s`` has passed."""
     deadline = time.monotonic() + wait_s
     while True:
-        results = _probes(exp, "before", agent_url)
+        results = [*_probes(exp, "before", agent_url), breakers_closed(agent_url)]
         if all(r.ok for r in results) or time.monotonic() >= deadline:
             return results
         time.sleep(1.0)

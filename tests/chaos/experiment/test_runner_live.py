@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
+import httpx
 import pytest
 
 from chaos.experiment import run_experiment
 from chaos.experiment.model import ensure_experiment
 from chaos.faults import verify_clean
+from chaos.metrics import scrape
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 
@@ -37,4 +42,39 @@ def test_no_fault_is_injected_while_the_steady_state_does_not_hold(stack: StackS
     # It kept asking for the two seconds it was given before giving up.
     assert journal.ended_at is not None and journal.ended_at - journal.started_at >= 2.0
     with ToxiproxyClient(stack.url("proxy_api")) as client:
+        assert verify_clean(client) == []
+
+
+QUIET = {
+    "name": "quiet",
+    "title": "Only a live agent is asked for",
+    "purpose": "Its one probe holds whatever the breakers say.",
+    "steady_state": [{"name": "agent-live", "type": "http", "path": "/health/live"}],
+    "method": [{"fault": {"proxy": "pms", "type": "latency", "attributes": {"latency": 10}},
+                "start_s": 0, "duration_s": 1}],
+    "expectations": [{"pms_latency_shift": {"min": 0.005}}],
+}  # fmt: skip
+
+
+def test_a_breaker_left_open_by_an_earlier_run_holds_the_method_back(stack: StackState) -> None:
+    agent = stack.url("agent")
+    with ToxiproxyClient(stack.url("proxy_api")) as client:
+        client.set_enabled("postgres", False)
+        try:
+            # Each message writes an audit event; five failed inserts open the audit breaker,
+            # which then stays open for its reset timeout (5 s in the lab).
+            deadline = time.monotonic() + 30
+            while scrape(agent).total("audit_circuit_breaker_state") != 1.0:
+                assert time.monotonic() < deadline, "the audit breaker never opened"
+                body = {"guest_id": f"open-{uuid.uuid4().hex[:8]}", "text": "Hola"}
+                httpx.post(f"{agent}/api/v1/messages", json=body, timeout=10).raise_for_status()
+        finally:
+            client.set_enabled("postgres", True)
+        journal = run_experiment(
+            ensure_experiment(QUIET), stack, progress=lambda _: None, steady_wait_s=1.0
+        )
+        assert journal.status == "failed", journal.error
+        assert journal.error is not None
+        assert "breakers not closed: audit open" in journal.error
+        assert journal.faults == []
         assert verify_clean(client) == []
