@@ -18,12 +18,14 @@ import psycopg
 
 from chaos import __name__ as _pkg
 from chaos.exceptions import ChaosError, ExperimentAborted
-from chaos.experiment.expectations import AuditCheck, Evidence, evaluate
+from chaos.experiment.expectations import AuditCheck, Evidence, evaluate, first_insert_after
 from chaos.experiment.model import Experiment
 from chaos.experiment.probes import run_probe
-from chaos.faults import FaultScheduler, FaultWindow, verify_clean
-from chaos.journal import Journal, ProbeResult, Rollback
+from chaos.faults import FaultWindow, verify_clean
+from chaos.journal import FaultRecord, Journal, ProbeResult, Rollback
 from chaos.metrics import MetricsSampler, Timeline
+from chaos.processfaults import PROCESS_FAULTS, Services
+from chaos.scheduler import FaultScheduler
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.traffic import OpenLoad, Sample
@@ -40,8 +42,10 @@ class Traffic(Protocol):
     def stop(self) -> list[Sample]: ...
 
 
-def _probes(exp: Experiment, phase: str, agent_url: str) -> list[ProbeResult]:
-    return [run_probe(p, phase, agent_url) for p in exp.steady_state if phase in p.when]
+def _probes(
+    exp: Experiment, phase: str, agent_url: str, memory: dict[str, Any] | None = None
+) -> list[ProbeResult]:
+    return [run_probe(p, phase, agent_url, memory) for p in exp.steady_state if phase in p.when]
 
 
 def reconcile_audit(
@@ -109,10 +113,13 @@ def _run_method(
     journal: Journal,
     state: StackState,
     progress: Progress,
+    services: Services | None,
 ) -> None:
     agent_url = state.url("agent")
     windows = [FaultWindow(s.start_s, s.end_s, s.fault) for s in exp.method]
-    scheduler = FaultScheduler(client, windows, log=lambda m: progress(f"    {m}"), stack=state)
+    scheduler = FaultScheduler(
+        client, windows, log=lambda m: progress(f"    {m}"), stack=state, services=services
+    )
     began = scheduler.began
     journal.faults = scheduler.records
     stop = threading.Event()
@@ -183,10 +190,12 @@ def run_experiment(
     progress: Progress = print,
     sample_interval_s: float = 0.25,
     load: Traffic | None = None,
+    services: Services | None = None,
 ) -> Journal:
     """Run one experiment against a running stack and return its journal.
 
-    ``load`` replaces the experiment's own traffic (a ``LocustLoad``, say).
+    ``load`` replaces the experiment's own traffic (a ``LocustLoad``, say); ``services``
+    is what process faults act through (default: the native stack's processes).
     """
     agent_url = state.url("agent")
     run_id = uuid.uuid4().hex[:12]
@@ -210,12 +219,13 @@ def run_experiment(
     traffic = _traffic(exp, state, f"exp-{run_id}", load)
     journal.load = _describe_load(traffic)
     samples: list[Sample] = []
+    memory: dict[str, Any] = {}  # what stateful probes carry from before to after
     began = False
     try:
         dirty = verify_clean(client)
         if dirty:
             raise ChaosError(f"proxy not clean before the run: {'; '.join(dirty)}")
-        journal.steady_state["before"] = _probes(exp, "before", agent_url)
+        journal.steady_state["before"] = _probes(exp, "before", agent_url, memory)
         if not all(r.ok for r in journal.steady_state["before"]):
             journal.status = "failed"
             journal.error = "steady state not met before the method: " + "; ".join(
@@ -229,7 +239,7 @@ def run_experiment(
         began = True
         time.sleep(exp.baseline_s)
         progress(f"  method ({exp.method_s:g} s of faults)")
-        _run_method(exp, client, journal, state, progress)
+        _run_method(exp, client, journal, state, progress, services)
         progress(f"  settling for {exp.settle_s:g} s")
         time.sleep(exp.settle_s)
         journal.status = "completed"
@@ -247,7 +257,7 @@ def run_experiment(
         journal.samples = samples
         problems = verify_clean(client) if began else []
         journal.rollbacks = [
-            Rollback(f"remove {r.fault}", bool(r.removed_ok), r.removal_detail)
+            Rollback(_undo(r), bool(r.removed_ok), r.removal_detail)
             for r in journal.faults
             if r.started_at is not None
         ] + [Rollback("verify proxy clean", not problems, "; ".join(problems))]
@@ -255,12 +265,18 @@ def run_experiment(
         journal.ended_at = time.time()
     if journal.status != "completed":
         return journal
-    _conclude(exp, state, journal)
+    _conclude(exp, state, journal, memory)
     return journal
 
 
-def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
-    journal.steady_state["after"] = _probes(exp, "after", agent_url=state.url("agent"))
+def _undo(record: FaultRecord) -> str:
+    return (
+        f"bring back {record.target}" if record.type in PROCESS_FAULTS else f"remove {record.fault}"
+    )
+
+
+def _conclude(exp: Experiment, state: StackState, journal: Journal, memory: dict[str, Any]) -> None:
+    journal.steady_state["after"] = _probes(exp, "after", state.url("agent"), memory)
     window = journal.fault_window
     assert window is not None  # a completed method started its faults
     waits = [e.spec["within_s"] for e in exp.expectations if e.kind == "no_lost_audit_events"]
@@ -282,6 +298,7 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
         audit=audit,
         run_start=journal.started_at,
         run_end=journal.ended_at,
+        recovered_at=max((f.recovered_at for f in journal.faults if f.recovered_at), default=None),
     )
     journal.verdicts = [evaluate(e, evidence) for e in exp.expectations]
     journal.figures = figures(journal, evidence)
@@ -330,15 +347,50 @@ def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
         out[metric] = ev.increase(metric)
     lags = schedule_lags(journal)
     out["schedule_lag_max_ms"] = round(max(lags) * 1000, 1) if lags else None
+    out["recoveries"] = [
+        {
+            "fault": f.fault,
+            "down_s": round(f.recovered_at - f.started_at, 2),
+            "back_in_s": round(f.recovered_at - f.recovery_requested_at, 2),
+        }
+        for f in journal.faults
+        if f.started_at and f.recovered_at and f.recovery_requested_at
+    ]
+    out.update(recovery_figures(ev))
     return out
 
 
 def schedule_lags(journal: Journal) -> list[float]:
-    """Seconds from each planned fault start or end to the proxy's confirmation of it."""
+    """Seconds from each planned fault start or end to the proxy's confirmation of it.
+
+    A process fault's end counts when it was begun: bringing a service back takes its
+    start-up time, which ``figures`` reports as ``recoveries``, not as lateness.
+    """
     lags = []
     for f in journal.faults:
         if f.started_at is not None and f.planned_start_at is not None:
             lags.append(f.started_at - f.planned_start_at)
-        if f.ended_at is not None and f.planned_end_at is not None:
-            lags.append(f.ended_at - f.planned_end_at)
+        end = f.end_requested_at if f.type in PROCESS_FAULTS else f.ended_at
+        if end is not None and f.planned_end_at is not None:
+            lags.append(end - f.planned_end_at)
     return lags
+
+
+def recovery_figures(ev: Evidence) -> dict[str, Any]:
+    """After the last recovery (or the fault's end): the first audit row in PostgreSQL,
+    and the API guests whose session the agent replaced across the fault."""
+    anchor = ev.recovered_at if ev.recovered_at is not None else ev.fault_end
+    took = first_insert_after(ev, anchor)
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    for s in ev.samples:
+        if s.session_id and s.intended_at < ev.fault_start:
+            before[s.guest_id] = s.session_id  # the last one before the fault
+        elif s.session_id and s.intended_at > ev.fault_end:
+            after.setdefault(s.guest_id, s.session_id)  # the first one after it
+    both = before.keys() & after.keys()
+    return {
+        "first_insert_after_s": round(took, 2) if took is not None else None,
+        "sessions_seen_across": len(both),
+        "sessions_replaced": sum(1 for g in both if before[g] != after[g]),
+    }

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from chaos.exceptions import ToxiproxyError
-from chaos.faults import FaultScheduler
 from chaos.load.errors import ScheduleError
 from chaos.load.schedule import DEFAULT_SCHEDULE, parse_schedule, scaled
+from chaos.scheduler import FaultScheduler
 from chaos.toxiproxy import Proxy, Toxic
 
 

@@ -17,6 +17,9 @@ import pytest
 import yaml
 
 from chaos.exceptions import StackError
+from chaos.experiment.dryrun import dry_run
+from chaos.experiment.model import catalogue
+from chaos.processfaults import is_process_fault
 from chaos.stack import control
 from chaos.stack.native import ORDER
 
@@ -74,6 +77,9 @@ def test_command_lines() -> None:
     assert control.compose_commands("resume", "proxy") == [
         ["docker", "compose", "-f", f, "unpause", "toxiproxy"]
     ]
+    assert control.compose_commands("stop", "redis", timeout=4) == [
+        ["docker", "compose", "-f", f, "stop", "--timeout", "4", "redis"]
+    ]
     restart = control.compose_commands("restart", "agent", timeout=7)
     assert restart[0] == ["docker", "compose", "-f", f, "restart", "--timeout", "7", "agent"]
     assert restart[1][-5:] == ["up", "--detach", "--no-deps", "--wait", "agent"]
@@ -86,6 +92,25 @@ def test_compose_accepts_each_command_line(action: str, service: str, tmp_path: 
     for argv in control.compose_commands(action, service):
         result = run_without_engine(argv, tmp_path)
         assert result.returncode != 0  # there is no engine here
+        assert "Cannot connect to the Docker daemon" in result.stderr, (argv, result.stderr)
+
+
+PROCESS_EXPERIMENTS = sorted(
+    name
+    for name, exp in catalogue().items()
+    if any(is_process_fault(step.fault) for step in exp.method)
+)
+
+
+@pytest.mark.parametrize("name", PROCESS_EXPERIMENTS)
+def test_each_process_experiment_runs_on_compose(name: str, tmp_path: Path) -> None:
+    """The docker compose commands ``chaoslab run NAME --compose`` would issue, in order,
+    each accepted by Compose against docker-compose.yml."""
+    plan = dry_run(catalogue()[name], compose=True)
+    assert plan.commands, "a process fault must go through docker compose"
+    assert plan.commands[-1][4:7] == ["up", "--detach", "--no-deps"]  # it ends healed
+    for argv in plan.commands:
+        result = run_without_engine(argv, tmp_path)
         assert "Cannot connect to the Docker daemon" in result.stderr, (argv, result.stderr)
 
 
@@ -102,5 +127,5 @@ def test_the_check_itself_catches_a_bad_service_or_flag(tmp_path: Path) -> None:
 def test_bad_names_are_one_line_errors() -> None:
     with pytest.raises(StackError, match=r"no service named 'pms-simulator'; the services are"):
         control.compose_commands("kill", "pms-simulator")
-    with pytest.raises(StackError, match=r"no action named 'stop'"):
-        control.compose_commands("stop", "agent")
+    with pytest.raises(StackError, match=r"no action named 'freeze'"):
+        control.compose_commands("freeze", "agent")
