@@ -333,6 +333,12 @@ def test_the_catalogue_covers_the_brief() -> None:
         "bandwidth-squeeze",
         "slow-close",
         "combined-outage",
+        "agent-crash-mid-fallback",
+        "postgres-restart",
+        "redis-restart",
+        "pms-hang",
+        "pms-5xx-burst",
+        "pms-429",
     } <= names
     for exp in catalogue().values():
         assert exp.purpose and exp.expectations
