@@ -98,8 +98,14 @@ class NativeServices:
 
     @classmethod
     def of(cls, state: StackState) -> NativeServices:
+        """The processes of ``state``; refused for a stack that recorded none (compose)."""
         from chaos.stack.native import settings_of
 
+        if not state.pids:
+            raise ChaosError(
+                "this stack recorded no processes (docker compose?): "
+                "run process faults with --compose"
+            )
         return cls(settings_of(state).state_file)
 
     def act(self, action: str, service: str) -> str:

@@ -24,7 +24,7 @@ from chaos.experiment.probes import run_probe
 from chaos.faults import FaultWindow, verify_clean
 from chaos.journal import FaultRecord, Journal, ProbeResult, Rollback
 from chaos.metrics import MetricsSampler, Timeline
-from chaos.processfaults import PROCESS_FAULTS, Services
+from chaos.processfaults import PROCESS_FAULTS, NativeServices, Services, is_process_fault
 from chaos.scheduler import FaultScheduler
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
@@ -212,6 +212,8 @@ def run_experiment(
         started_at=time.time(),
         generator=_pkg,
     )
+    if services is None and any(is_process_fault(s.fault) for s in exp.method):
+        services = NativeServices.of(state)  # refused before anything runs on a compose stack
     client = ToxiproxyClient(state.url("proxy_api"))
     sampler = MetricsSampler(
         agent_url, interval_s=sample_interval_s, prometheus_url=state.urls.get("prometheus")
@@ -347,15 +349,11 @@ def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
         out[metric] = ev.increase(metric)
     lags = schedule_lags(journal)
     out["schedule_lag_max_ms"] = round(max(lags) * 1000, 1) if lags else None
-    out["recoveries"] = [
-        {
-            "fault": f.fault,
-            "down_s": round(f.recovered_at - f.started_at, 2),
-            "back_in_s": round(f.recovered_at - f.recovery_requested_at, 2),
-        }
-        for f in journal.faults
-        if f.started_at and f.recovered_at and f.recovery_requested_at
-    ]
+    for f in journal.faults:
+        if f.started_at and f.recovered_at and f.recovery_requested_at:
+            # How long the service was away, and how long its restart or resume took.
+            out[f"{f.fault}: down_s"] = round(f.recovered_at - f.started_at, 2)
+            out[f"{f.fault}: back_in_s"] = round(f.recovered_at - f.recovery_requested_at, 2)
     out.update(recovery_figures(ev))
     return out
 

@@ -271,3 +271,21 @@ def test_a_dry_run_of_restart_and_disconnect() -> None:
         ["up", "--detach", "--no-deps", "--wait", "postgres"],
     ]
     assert any("pg_terminate_backend" in line and "+   4.0 s" in line for line in plan.lines)
+
+
+def test_the_compose_stack_refuses_native_process_faults_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On docker compose's state (no pids), a run without --compose must not signal
+    whatever native processes this machine runs: it stops before anything happens."""
+    from chaos.cli import main
+    from chaos.stack.config import REPO_ROOT
+
+    host_state = REPO_ROOT / "docker" / "stack.host.json"
+    monkeypatch.setenv("CHAOSLAB_STATE_FILE", str(host_state))
+    assert main(["run", "pms-hang", "--out", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "chaoslab: this stack recorded no processes (docker compose?): "
+        "run process faults with --compose\n"
+    )

@@ -95,6 +95,17 @@ def test_compose_accepts_each_command_line(action: str, service: str, tmp_path: 
         assert "Cannot connect to the Docker daemon" in result.stderr, (argv, result.stderr)
 
 
+def test_redis_keeps_its_keys_across_a_restart_in_both_topologies(tmp_path: Path) -> None:
+    """redis-restart's sessions survive on docker compose as they do natively."""
+    from chaos.stack.processes import redis_server
+
+    compose = yaml.safe_load(control.COMPOSE_FILE.read_text())["services"]["redis"]["command"]
+    native_argv = list(redis_server(tmp_path, 1, persistent=True).argv)
+    for argv in (compose, native_argv):
+        flags = dict(zip(argv[1::2], argv[2::2], strict=False))
+        assert flags["--appendonly"] == "yes" and flags["--appendfsync"] == "everysec", argv
+
+
 PROCESS_EXPERIMENTS = sorted(
     name
     for name, exp in catalogue().items()
