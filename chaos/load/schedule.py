@@ -6,7 +6,7 @@ A schedule is written compactly, one window per ``;``::
 
 (``proxy:type(attributes)@start-end`` in seconds from the start of the run; an optional
 ``/upstream`` after the type picks the stream and ``~0.5`` the toxicity). The windows are
-applied by ``chaos.faults.FaultScheduler``, the scheduler experiments use too.
+applied by ``chaos.scheduler.FaultScheduler``, the scheduler experiments use too.
 """
 
 from __future__ import annotations
