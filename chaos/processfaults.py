@@ -45,8 +45,11 @@ PROCESS_FAULTS = {
 #: The services an experiment may kill, pause or restart.
 PROCESS_SERVICES = ("agent", "redis", "postgres", "pms")
 # What each fault does at its start, and what brings the service back.
-_ACTIONS = {"kill": ("kill", "ensure_running"), "pause": ("pause", "resume")}
-_ACTIONS["restart"] = ("stop", "ensure_running")
+_ACTIONS = {
+    "kill": ("kill", "ensure_running"),
+    "pause": ("pause", "resume"),
+    "restart": ("stop", "ensure_running"),
+}
 
 
 def is_process_fault(fault: Fault) -> bool:
@@ -91,7 +94,8 @@ def disconnect_postgres(dsn: str) -> int:
 class NativeServices:
     """The native stack's processes, found through its state file."""
 
-    name = "native"
+    # chaos.stack is imported when a process is acted on: Locust workers import this
+    # module (through chaos.scheduler) and never do.
 
     def __init__(self, state_file: Path) -> None:
         self.state_file = state_file
@@ -146,8 +150,6 @@ class ComposeServices:
     recovery that returns is a service that answers.
     """
 
-    name = "compose"
-
     def __init__(
         self, compose_file: Path | None = None, dry_run: bool = False, run: Runner = _run
     ) -> None:
@@ -184,8 +186,6 @@ class ComposeServices:
 
 class NullServices:
     """Accepts every process fault and applies none; ``accepted`` lists them."""
-
-    name = "null"
 
     def __init__(self, accepted: list[str] | None = None) -> None:
         self.accepted = accepted if accepted is not None else []

@@ -41,8 +41,6 @@ class _RecordingProxy(ToxiproxyClient):
 class _NativePlan:
     """Records the native stack's process actions instead of taking them."""
 
-    name = "native"
-
     def __init__(self, calls: list[str]) -> None:
         self.calls = calls
 

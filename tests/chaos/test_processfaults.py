@@ -22,8 +22,6 @@ from chaos.toxiproxy import Proxy
 class Recorder:
     """A Services back-end that records each action at the scheduler's current time."""
 
-    name = "recorder"
-
     def __init__(self, now: list[float], fail: set[str] | None = None) -> None:
         self.now = now
         self.fail = fail or set()
