@@ -115,7 +115,9 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
             await alerts.aclose()
             await pms.aclose()
             await graph.aclose()
-            await redis.aclose()
+            # The pool was passed in, so closing the client alone would leave its
+            # connections open.
+            await redis.aclose(close_connection_pool=True)
             log.info("agent_stopped")
 
     app = FastAPI(title="hotel-chaos-lab agent", version=__version__, lifespan=lifespan)

@@ -77,6 +77,13 @@ class AgentMetrics:
         self.audit_events = Counter(
             "audit_events_total", "Audit events by where they went.", ["outcome"], registry=r
         )
+        self.audit_write_failures = Counter(
+            "audit_write_failures_total",
+            "Direct audit writes that failed, by reason: timeout (the write budget ran out) "
+            "or error (PostgreSQL refused or the connection broke).",
+            ["reason"],
+            registry=r,
+        )
         self.audit_fallback_pending = Gauge(
             "audit_fallback_pending",
             "Audit events in the fallback file not yet replayed.",
@@ -157,6 +164,8 @@ class AgentMetrics:
             self.pms_cache_misses.labels(kind=kind)
         for outcome in ("written", "fallback", "replayed"):
             self.audit_events.labels(outcome=outcome)
+        for reason in ("timeout", "error"):
+            self.audit_write_failures.labels(reason=reason)
         for outcome in ("sent", "suppressed", "failed"):
             self.alerts_sent.labels(outcome=outcome)
         for pool in DB_POOLS:

@@ -39,13 +39,13 @@ from chaos import metrics
 from chaos.faults import Fault, inject, verify_clean
 from chaos.load.conversations import cached_turns
 from chaos.load.errors import LoadError
-from chaos.load.runner import LOADTESTS, LocustLoad, run_locust
+from chaos.load.runner import LocustLoad, loadtests, run_locust
 from chaos.load.thresholds import AGGREGATED, Figures
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 
 Progress = Callable[[str], None]
-BENCH_USERS = str(LOADTESTS / "bench_users.py")
+BENCH_USERS = str(loadtests() / "bench_users.py")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {"http_status": ("status",)}
 ATTRIBUTE_RANGES: dict[tuple[str, str], tuple[int, int]] = {("http_status", "status"): (200, 599)}
 HTTP_TOXICS = ("http_status", "http_delay")
 FAULT_TYPES = (*TOXIC_ATTRIBUTES, "down")
+# How long past its planned end a fault may last if the runner dies mid-window (our proxy
+# expires it; ``chaos.lease`` covers a proxy that does not).
+EXPIRY_MARGIN_S = 10.0
 #: Faults on a service of the stack rather than on a proxy, and the services they apply to.
 SERVICE_FAULTS: dict[str, tuple[str, ...]] = {
     "disconnect": ("postgres",),
@@ -101,12 +104,15 @@ def inject(
     client: ToxiproxyClient,
     fault: Fault,
     stack: StackState | None = None,
+    ttl_ms: int = 0,
     services: Services | None = None,
 ) -> Iterator[list[str]]:
     """Apply ``fault`` for the duration of the block; yields the toxic names it added.
 
     ``disconnect`` needs the ``stack`` it runs on and acts once, at the start. A process
-    fault (kill, pause, restart) is recovered when the block ends.
+    fault (kill, pause, restart) is recovered when the block ends. With ``ttl_ms`` a
+    proxy fault also expires on its own should the block never end (our proxy honours
+    it; Toxiproxy ignores it).
     """
     added: list[str] = []
     if fault.service:
@@ -124,7 +130,7 @@ def inject(
         yield added
         return
     if fault.type == "down":
-        client.set_enabled(fault.proxy, False)
+        client.set_enabled(fault.proxy, False, ttl_ms=ttl_ms)
         try:
             yield added
         finally:
@@ -138,6 +144,7 @@ def inject(
         stream=fault.stream,
         toxicity=fault.toxicity,
         attributes=dict(fault.attributes),
+        ttl_ms=ttl_ms,
     )
     added.append(name)
     try:

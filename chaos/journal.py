@@ -124,6 +124,7 @@ class Journal:
     samples: list[Sample] = field(default_factory=list)
     timeline: Timeline = field(default_factory=Timeline)
     audit: dict[str, Any] | None = None
+    abort: dict[str, Any] | None = None  # the guardrail that stopped the run, if one did
     figures: dict[str, Any] = field(default_factory=dict)
     generator: str = "chaos"
 
@@ -191,6 +192,7 @@ class Journal:
             },
             "timeline": self.timeline.to_dict(),
             "audit": self.audit,
+            "abort": self.abort,
             "figures": self.figures,
         }
 
@@ -227,6 +229,7 @@ class Journal:
                 samples=samples,
                 timeline=Timeline.from_dict(data.get("timeline") or {}),
                 audit=data.get("audit"),
+                abort=data.get("abort"),
                 figures=dict(data.get("figures") or {}),
                 generator=str(data.get("generator", "chaos")),
             )

@@ -17,8 +17,9 @@ from dataclasses import asdict
 from typing import Any
 
 from chaos.exceptions import ChaosError, ToxiproxyError
-from chaos.faults import Fault, FaultWindow, inject
+from chaos.faults import EXPIRY_MARGIN_S, Fault, FaultWindow, inject
 from chaos.journal import FaultRecord
+from chaos.lease import Lease
 from chaos.processfaults import NativeServices, ProcessFault, Services, is_process_fault
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
@@ -57,10 +58,12 @@ class FaultScheduler:
         log: Callable[[str], None] = lambda _: None,
         stack: StackState | None = None,
         services: Services | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._client = client
         self._stack = stack
         self._services = services
+        self._lease = lease
         self._windows = list(windows)
         self._clock = clock
         self._log = log
@@ -168,8 +171,10 @@ class FaultScheduler:
                 self._start_process(i, w.fault, stack, record)
             else:
                 services = self._services if w.fault.service else None
-                added = stack.enter_context(inject(self._client, w.fault, self._stack, services))
-                record.toxics = list(added)
+                # A fault outlives its window by EXPIRY_MARGIN_S at most, should we die.
+                ttl_ms = int((w.end_s - w.start_s + EXPIRY_MARGIN_S) * 1000)
+                faulted = inject(self._client, w.fault, self._stack, ttl_ms, services)
+                record.toxics = list(stack.enter_context(faulted))
         except ChaosError as exc:
             record.error = str(exc)
             self._done.add(i)
@@ -177,6 +182,11 @@ class FaultScheduler:
             return
         record.started_at = record.started_at or self._clock()
         self._active[i] = stack
+        if self._lease is not None and not w.fault.service:
+            for name in record.toxics:
+                self._lease.hold_toxic(w.fault.proxy, name)
+            if w.fault.type == "down":
+                self._lease.hold_disabled(w.fault.proxy)
         self._say(f"fault start +{record.started_at - self.started_at:.1f} s: {record.fault}")
         if record.recovered_at is not None:
             self._say(f"recovered   +{record.recovered_at - self.started_at:.1f} s: {record.fault}")
@@ -228,7 +238,10 @@ class FaultScheduler:
             problem = process.problem()
             done = process.describe_recovery()
         else:
-            problem = removal_problem(self._client, self._windows[i].fault, record.toxics)
+            fault = self._windows[i].fault
+            if self._lease is not None and not fault.service:
+                self._lease.release(fault.proxy, record.toxics, fault.type == "down")
+            problem = removal_problem(self._client, fault, record.toxics)
             done = "gone from the proxy"
         record.removed_ok = not problem and not record.error
         record.removal_detail = problem or record.error or done

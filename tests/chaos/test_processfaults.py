@@ -183,7 +183,7 @@ class Recording(NoProxy):
         self.calls: list[tuple[float, bool]] = []
         self.now = now
 
-    def set_enabled(self, proxy: str, enabled: bool) -> None:
+    def set_enabled(self, proxy: str, enabled: bool, ttl_ms: int = 0) -> None:
         self.calls.append((self.now[0], enabled))
 
 
@@ -191,10 +191,13 @@ def test_inject_holds_a_process_fault_for_its_block() -> None:
     now = [0.0]
     services = Recorder(now)
     state = StackState(urls={})
-    with inject(NoProxy(), kill(), state, services):  # type: ignore[arg-type]
+    with inject(NoProxy(), kill(), state, services=services):  # type: ignore[arg-type]
         assert services.down == {"agent"}
     assert services.down == set()
-    with pytest.raises(RuntimeError), inject(NoProxy(), kill("pms"), state, services):  # type: ignore[arg-type]
+    with (
+        pytest.raises(RuntimeError),
+        inject(NoProxy(), kill("pms"), state, services=services),  # type: ignore[arg-type]
+    ):
         raise RuntimeError("the block failed")
     assert services.down == set()
 
@@ -277,7 +280,7 @@ def test_the_compose_stack_refuses_native_process_faults_in_one_line(
     """On docker compose's state (no pids), a run without --compose must not signal
     whatever native processes this machine runs: it stops before anything happens."""
     from chaos.cli import main
-    from chaos.stack.config import REPO_ROOT
+    from chaos.paths import CHECKOUT as REPO_ROOT
 
     host_state = REPO_ROOT / "docker" / "stack.host.json"
     monkeypatch.setenv("CHAOSLAB_STATE_FILE", str(host_state))

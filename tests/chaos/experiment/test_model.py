@@ -82,6 +82,8 @@ def test_an_experiment_without_an_expectation_that_proves_its_fault_is_refused()
         ({"pms_calls": {"outcome": "timeout", "min": 1}}, True),
         ({"pms_calls": {"outcome": "success", "min": 1}}, False),
         ({"latency_shift": {"min": 0.1}}, True),
+        ({"pms_latency_shift": {"min": 0.1}}, True),
+        ({"audit_write_failures": {"reason": "timeout", "min": 1}}, True),
         ({"latency_shift": {"max": 0.1}}, False),
         ({"no_lost_audit_events": {}}, False),
         ({"p95_latency": {"max_s": 1}}, False),
@@ -343,4 +345,5 @@ def test_the_catalogue_covers_the_brief() -> None:
     for exp in catalogue().values():
         assert exp.purpose and exp.expectations
         assert any(e.kind == "no_5xx" for e in exp.expectations), exp.name
-        assert any(e.proves_fault for e in exp.expectations), exp.name
+        proofs = [*exp.expectations, *exp.comparisons]
+        assert any(e.proves_fault for e in proofs), exp.name
