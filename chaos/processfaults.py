@@ -26,7 +26,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 
@@ -72,6 +72,10 @@ class Services(Protocol):
     def check(self, service: str) -> str: ...
 
     def disconnect_postgres(self, dsn: str) -> int: ...
+
+    def lease_entry(self, service: str) -> dict[str, Any] | None:
+        """How a watchdog brings ``service`` back should the runner die (``chaos.lease``)."""
+        ...
 
 
 def disconnect_postgres(dsn: str) -> int:
@@ -133,6 +137,9 @@ class NativeServices:
     def disconnect_postgres(self, dsn: str) -> int:
         return disconnect_postgres(dsn)
 
+    def lease_entry(self, service: str) -> dict[str, Any] | None:
+        return {"service": service, "state_file": str(self.state_file)}
+
 
 Runner = Callable[[list[str]], "subprocess.CompletedProcess[str]"]
 
@@ -183,6 +190,17 @@ class ComposeServices:
             return 0
         return disconnect_postgres(dsn)
 
+    def lease_entry(self, service: str) -> dict[str, Any] | None:
+        from chaos.stack.control import compose_commands
+
+        if self.dry_run:
+            return None
+        commands = [
+            *compose_commands("resume", service, self.compose_file),
+            *compose_commands("ensure_running", service, self.compose_file),
+        ]
+        return {"service": service, "commands": commands}
+
 
 class NullServices:
     """Accepts every process fault and applies none; ``accepted`` lists them."""
@@ -200,6 +218,9 @@ class NullServices:
     def disconnect_postgres(self, dsn: str) -> int:
         self.accepted.append("postgres disconnect")
         return 0
+
+    def lease_entry(self, service: str) -> dict[str, Any] | None:
+        return None
 
 
 class ProcessFault:

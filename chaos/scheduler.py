@@ -194,9 +194,19 @@ class FaultScheduler:
     def _start_process(
         self, i: int, fault: Fault, stack: contextlib.ExitStack, record: FaultRecord
     ) -> None:
-        process = ProcessFault(fault, self._services_for(fault), self._clock)
+        services = self._services_for(fault)
+        process = ProcessFault(fault, services, self._clock)
+        entry = services.lease_entry(fault.service) if self._lease is not None else None
+        if self._lease is not None and entry is not None:
+            # Held before the fault acts: a runner killed in the middle of a kill or a
+            # restart still leaves the watchdog a service to bring back.
+            self._lease.hold_service(entry)
+            stack.callback(self._lease.release_service, fault.service)
         try:
             stack.enter_context(process.held())
+        except ChaosError:
+            stack.close()  # held() brought the service back: nothing left for the lease
+            raise
         finally:
             self._copy(process, record)
         self._process[i] = process

@@ -55,6 +55,9 @@ class _NativePlan:
         self.calls.append("pg_terminate_backend() on the agent's PostgreSQL sessions")
         return 0
 
+    def lease_entry(self, service: str) -> dict[str, Any] | None:
+        return None
+
 
 class _ComposePlan(ComposeServices):
     """docker compose command lines, recorded in order instead of run."""

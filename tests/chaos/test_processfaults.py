@@ -45,6 +45,9 @@ class Recorder:
         self.calls.append((self.now[0], "disconnect", "postgres"))
         return 1
 
+    def lease_entry(self, service: str) -> dict[str, Any] | None:
+        return {"service": service, "recorded": True}
+
 
 class NoProxy:
     def proxy(self, name: str) -> Proxy:
@@ -290,3 +293,68 @@ def test_the_compose_stack_refuses_native_process_faults_in_one_line(
         "chaoslab: this stack recorded no processes (docker compose?): "
         "run process faults with --compose\n"
     )
+
+
+class FakeLease:
+    """Records what the scheduler asks the lease to hold for a dying runner."""
+
+    def __init__(self) -> None:
+        self.services: list[dict[str, Any]] = []
+        self.log: list[str] = []
+
+    def hold_service(self, entry: dict[str, Any]) -> None:
+        self.services.append(entry)
+        self.log.append(f"hold {entry['service']}")
+
+    def release_service(self, service: str) -> None:
+        self.services = [e for e in self.services if e["service"] != service]
+        self.log.append(f"release {service}")
+
+
+def test_the_lease_holds_a_service_for_as_long_as_its_fault() -> None:
+    now = [0.0]
+    services = Recorder(now)
+    lease = FakeLease()
+    scheduler = FaultScheduler(
+        NoProxy(),  # type: ignore[arg-type]
+        [FaultWindow(1, 4, Fault("", "pause", service="pms"))],
+        clock=lambda: now[0],
+        services=services,
+        lease=lease,  # type: ignore[arg-type]
+    )
+    advance(scheduler, now, 2)
+    assert lease.services == [{"service": "pms", "recorded": True}]
+    advance(scheduler, now, 100)
+    assert lease.log == ["hold pms", "release pms"] and lease.services == []
+    # Released only once the service is back.
+    assert services.calls[-1] == (4, "ensure_running", "pms")
+
+
+def test_a_failed_fault_leaves_nothing_in_the_lease() -> None:
+    now = [0.0]
+    lease = FakeLease()
+    scheduler = FaultScheduler(
+        NoProxy(),  # type: ignore[arg-type]
+        [FaultWindow(0, 4, kill())],
+        clock=lambda: now[0],
+        services=Recorder(now, fail={"kill"}),
+        lease=lease,  # type: ignore[arg-type]
+    )
+    advance(scheduler, now, 100)
+    assert lease.log == ["hold agent", "release agent"]
+
+
+def test_the_watchdog_brings_services_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaos import lease
+    from chaos.stack import control
+
+    ensured: list[tuple[str, Path]] = []
+    monkeypatch.setattr(control, "ensure_running", lambda s, f: ensured.append((s, f)))
+    assert lease.bring_back({"service": "redis", "state_file": "/lab/stack.json"}) == ""
+    assert ensured == [("redis", Path("/lab/stack.json"))]
+    # docker compose: every command runs (an unpause fails on a running container);
+    # the last one, up --wait, decides.
+    ok = {"service": "pms", "commands": [["false"], ["true"]]}
+    assert lease.bring_back(ok) == ""
+    failed = lease.bring_back({"service": "pms", "commands": [["true"], ["sh", "-c", "false"]]})
+    assert failed.startswith("pms: ") and "failed" in failed
