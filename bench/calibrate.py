@@ -43,9 +43,10 @@ def experiment(added_ms: int, tolerance_ms: float, window_s: float, rate: float)
         "load": {
             "rate_per_s": rate,
             "guests": 20,
-            "stays": 300,
+            "stays": 200,
             "skew": 0,
             "mix": ["availability"],
+            "lead_days": 120,
             "whatsapp_share": 0,
         },
         "compare": [

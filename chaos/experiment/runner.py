@@ -216,6 +216,7 @@ def _traffic(
         stays=exp.load.stays,
         skew=exp.load.skew,
         kinds=exp.load.mix,
+        lead_days=exp.load.lead_days,
     )
 
 
@@ -231,6 +232,7 @@ def _describe_load(load: Traffic | None) -> dict[str, Any]:
             "stays": load.stays,
             "skew": load.skew,
             "mix": list(load.kinds) or "default",
+            "lead_days": load.lead_days,
         }
     return {"kind": type(load).__name__, "scenario": str(getattr(load, "scenario", ""))}
 

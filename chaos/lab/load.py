@@ -38,7 +38,12 @@ MIXES: dict[str, tuple[str, ...] | None] = {
     "booking": ("availability", "booking"),
 }
 # Fresh PMS cache entries only: the stale copies stay, a PMS outage still needs them.
-CACHE_PATTERNS = ("pms:availability:*", "pms:index:availability:*", "pms:room_types")
+CACHE_PATTERNS = (
+    "pms:availability:*",
+    "pms:index:availability:*",
+    "pms:night:*",
+    "pms:room_types",
+)
 TTL_ENV = "AGENT_PMS__CACHE_AVAILABILITY_TTL_S"
 
 

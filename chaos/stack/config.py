@@ -17,6 +17,8 @@ LAB_AGENT_ENV = {
     "AGENT_PMS__TIMEOUT_S": "1.0",
     "AGENT_PMS__CONNECT_TIMEOUT_S": "0.5",
     "AGENT_PMS__CACHE_AVAILABILITY_TTL_S": "15",
+    # Refresh-ahead every 2 s keeps the 15 s entries fresh (agent/pms/warmer.py).
+    "AGENT_PMS__CACHE_REFRESH_INTERVAL_S": "2",
     "AGENT_SESSIONS__RETRY__BACKOFF_BASE_S": "0.1",
     "AGENT_REDIS__SOCKET_TIMEOUT_S": "0.5",
     "AGENT_REDIS__CONNECT_TIMEOUT_S": "0.5",

@@ -12,7 +12,7 @@ import pytest
 
 from agent.exceptions import PMSNotFound, PMSUnavailable
 from agent.pms import PMSClient
-from agent.pms.client import retry_after_s
+from agent.pms.transport import retry_after_s
 from agent.settings import BreakerSettings, RetrySettings
 from chaos.pms_simulator.testing import FakeClock, FakePMS, RecordingSleep
 
