@@ -19,7 +19,7 @@ from chaos.pms_simulator.testing import FakeClock, FakePMS, RecordingSleep
 MakeClient = Callable[..., PMSClient]
 ReadMetric = Callable[..., float]
 IN, OUT = date(2026, 3, 6), date(2026, 3, 8)
-KEY = "pms:availability:2026-03-06:2026-03-08:2:any"
+KEY = "pms:availability:2026-03-06:2026-03-08:1:any"  # one entry per stay
 
 
 def throttle(fake_pms: FakePMS, retry_after: str | None = "2") -> None:
