@@ -16,8 +16,9 @@ from pathlib import Path
 
 from chaos.experiment.model import Probe
 from chaos.experiment.probes import run_probe
-from chaos.faults import Fault, FaultScheduler, FaultWindow, verify_clean
+from chaos.faults import Fault, FaultWindow, verify_clean
 from chaos.metrics import quantile
+from chaos.scheduler import FaultScheduler
 from chaos.stack.state import discover
 from chaos.toxiproxy import ToxiproxyClient
 

@@ -147,10 +147,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         from chaos.experiment.model import Load
 
         chosen = [replace(e, load=Load(locust=args.load)) for e in chosen]
+    if args.dry_run:
+        return _dry_run(chosen, args.compose)
     state = discover()
     if args.null_faults:
         return _run_null_faults(chosen, state, Path(args.out) / "null-faults")
-    outcomes = run_batch(chosen, state, Path(args.out))
+    services = None
+    if args.compose:
+        from chaos.processfaults import ComposeServices
+
+        services = ComposeServices()
+    outcomes = run_batch(chosen, state, Path(args.out), services=services)
     print()
     width = max(len(o.journal.name) for o in outcomes)
     for o in outcomes:
@@ -164,6 +171,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return exit_code([o.journal.status for o in outcomes])
 
 
+def _dry_run(chosen: list[Any], compose: bool) -> int:
+    """Print what each experiment's method would do, applying nothing."""
+    from chaos.experiment.dryrun import dry_run
+
+    for exp in chosen:
+        plan = dry_run(exp, compose=compose)
+        where = "docker compose" if compose else "the native stack"
+        print(f"{exp.name}: the method on {where} (dry run: nothing is applied)")
+        for line in plan.lines:
+            print(f"  {line}")
+        for warning in plan.warnings:
+            print(f"  warning: {warning}")
+    return 0
+
+
 def _run_null_faults(chosen: list[Any], state: Any, out: Path) -> int:
     """Run experiments with faults accepted but never applied: none may pass."""
     from dataclasses import replace
@@ -174,7 +196,7 @@ def _run_null_faults(chosen: list[Any], state: Any, out: Path) -> int:
     with NullFaultProxy(state.url("proxy_api")) as null:
         fake = replace(state, urls={**state.urls, "proxy_api": null.url})
         print(f"faults go to a proxy API that applies none ({null.url}); no run may pass")
-        outcomes = run_batch(chosen, fake, out)
+        outcomes = run_batch(chosen, fake, out, services=null.services)
     print()
     width = max(len(o.journal.name) for o in outcomes)
     held = [o for o in outcomes if o.journal.status == "passed"]
@@ -256,6 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--null-faults",
         action="store_true",
         help="test the verdicts: faults accepted but never applied, so no run may pass",
+    )
+    p.add_argument(
+        "--compose",
+        action="store_true",
+        help="kill, pause and restart docker-compose's containers through `docker compose`",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what each method would do (with --compose: the docker compose commands)",
     )
     p.set_defaults(handler=cmd_run)
     p = sub.add_parser("report", help="render the HTML report of a journal")

@@ -53,8 +53,11 @@ class ProbeResult:
 class FaultRecord:
     """One fault of the method: planned offsets, and what the proxy actually confirmed.
 
-    ``started_at`` and ``ended_at`` are the moments the proxy confirmed the fault and its
-    removal; ``removed_ok`` says whether a read-back of the proxy showed it gone.
+    ``started_at`` and ``ended_at`` are the moments the proxy (or, for a process fault,
+    the service) confirmed the fault and its removal; ``recovered_at`` when a process
+    fault's service answered again after its restart or resume (requested at
+    ``recovery_requested_at``); ``removed_ok`` says whether a read-back showed the
+    fault gone (the proxy clean, the service running and answering).
     """
 
     index: int
@@ -69,6 +72,8 @@ class FaultRecord:
     started_at: float | None = None
     end_requested_at: float | None = None
     ended_at: float | None = None
+    recovery_requested_at: float | None = None
+    recovered_at: float | None = None
     toxics: list[str] = field(default_factory=list)
     error: str = ""
     removed_ok: bool | None = None

@@ -3,10 +3,12 @@
 A killed runner (SIGKILL, a lost terminal, a sleeping laptop) cannot roll back. While a
 run holds faults, a small watchdog process (``python -m chaos.lease FILE``, in a session
 of its own so it outlives the runner) watches a lease file that the runner renews every
-``ttl_s / 3`` seconds and that lists what to undo: toxics to remove, proxies to enable.
-When the lease lapses the watchdog undoes them through the Toxiproxy API, so this works
-against the real Toxiproxy too; when the runner ends normally it deletes the file and the
-watchdog exits. Our own proxy also expires each fault natively (``ttl_ms``).
+``ttl_s / 3`` seconds and that lists what to undo: toxics to remove, proxies to enable,
+services to bring back from a process fault. When the lease lapses the watchdog undoes
+them through the Toxiproxy API (so this works against the real Toxiproxy too) and, for a
+service, the native stack's ``ensure_running`` or the ``docker compose`` commands the
+lease names; when the runner ends normally it deletes the file and the watchdog exits.
+Our own proxy also expires each fault natively (``ttl_ms``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Lease:
     path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="chaoslab-lease-")[1]))
     toxics: list[tuple[str, str]] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)
     watchdog: subprocess.Popen[bytes] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -48,6 +51,7 @@ class Lease:
             "proxy_api": self.proxy_api,
             "toxics": self.toxics,
             "disabled": self.disabled,
+            "services": self.services,
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc))
@@ -84,6 +88,17 @@ class Lease:
             self.disabled.append(proxy)
             self._write()
 
+    def hold_service(self, entry: dict[str, Any]) -> None:
+        """A service a process fault took away: ``service`` and how to bring it back."""
+        with self._lock:
+            self.services.append(entry)
+            self._write()
+
+    def release_service(self, service: str) -> None:
+        with self._lock:
+            self.services = [e for e in self.services if e["service"] != service]
+            self._write()
+
     def release(self, proxy: str, toxics: list[str], disabled: bool) -> None:
         with self._lock:
             self.toxics = [t for t in self.toxics if not (t[0] == proxy and t[1] in toxics)]
@@ -106,9 +121,29 @@ class Lease:
                 self.watchdog.wait(5)
 
 
+def bring_back(entry: dict[str, Any]) -> str:
+    """Resume or restart one service of the lease; why it failed ("" when it answers)."""
+    from chaos.exceptions import ChaosError
+    from chaos.stack import control
+
+    if "commands" not in entry:
+        try:
+            control.ensure_running(entry["service"], Path(entry["state_file"]))
+        except ChaosError as exc:
+            return f"{entry['service']}: {exc}"
+        return ""
+    last = None
+    for argv in entry["commands"]:  # unpause fails on a container that is not paused
+        last = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    if last is not None and last.returncode != 0:
+        return f"{entry['service']}: {' '.join(last.args[2:])} failed: {last.stderr.strip()}"
+    return ""
+
+
 def undo(doc: dict[str, Any]) -> list[str]:
-    """Remove the lease's toxics and enable its proxies; what could not be undone."""
-    problems = []
+    """Remove the lease's toxics, enable its proxies and bring its services back; what
+    could not be undone."""
+    problems = [p for p in map(bring_back, doc.get("services", [])) if p]
     with ToxiproxyClient(doc["proxy_api"], timeout_s=3.0) as client:
         for proxy, name in doc.get("toxics", []):
             try:

@@ -2,9 +2,11 @@
 
 It answers like Toxiproxy (the proxies of a real proxy server, toxics created, listed and
 removed, proxies disabled and enabled) but never touches the traffic, which keeps
-flowing through the real proxy untouched. An experiment run against it must not pass:
-each of its verdicts has to depend on its fault, and with no fault applied they fail or
-cannot decide. ``chaoslab run --null-faults`` runs experiments this way.
+flowing through the real proxy untouched. Its ``services`` do the same for process and
+service faults (kill, pause, restart, disconnect): accepted, recorded, never applied.
+An experiment run against both must not pass: each of its verdicts has to depend on its
+fault, and with no fault applied they fail or cannot decide. ``chaoslab run
+--null-faults`` runs experiments this way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from chaos.processfaults import NullServices
 from chaos.toxiproxy import ToxiproxyClient
 
 
@@ -111,6 +114,8 @@ class NullFaultProxy:
                 for name, p in client.proxies().items()
             }
         self.state = _State(proxies)
+        #: Process and service faults, accepted into the same list and never applied.
+        self.services = NullServices(self.state.accepted)
         handler = type("NullFaultHandler", (_Handler,), {"state": self.state})
         self._server = ThreadingHTTPServer((host, 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -42,7 +42,8 @@ class Sample:
 
     ``status`` 0 means no HTTP answer (``error`` names the transport error).
     ``degraded`` is None where the channel does not say (a WhatsApp webhook answers
-    before the reply is delivered through the Graph API).
+    before the reply is delivered through the Graph API); so is ``session_id``, the
+    agent's session the reply came from (a guest whose id changes lost their context).
     """
 
     intended_at: float
@@ -56,6 +57,7 @@ class Sample:
     degraded: bool | None = None
     intent: str = ""
     error: str = ""
+    session_id: str = ""
 
     @property
     def latency_s(self) -> float:
@@ -241,7 +243,7 @@ class OpenLoad:
 
     async def _exchange(self, client: httpx.AsyncClient, msg: Message, intended: float) -> None:
         sent = self._now()
-        status, degraded, intent, error = 0, None, msg.label, ""
+        status, degraded, intent, error, session = 0, None, msg.label, "", ""
         try:
             if msg.channel == "api":
                 body = {"guest_id": msg.guest_id, "text": msg.text, "message_id": msg.message_id}
@@ -257,6 +259,7 @@ class OpenLoad:
                 answer = response.json()
                 degraded = bool(answer.get("degraded"))
                 intent = str(answer.get("intent", ""))
+                session = str(answer.get("session_id") or "")
         except httpx.HTTPError as exc:
             error = type(exc).__name__
         except ValueError as exc:  # a 2xx whose body is not the JSON it claims to be
@@ -274,6 +277,7 @@ class OpenLoad:
                 degraded=degraded,
                 intent=intent,
                 error=error,
+                session_id=session,
             )
         )
 

@@ -3,17 +3,22 @@
 Each HTTP attempt runs under the breaker and is observed in ``pms_api_latency_seconds``.
 Transient failures (connect errors, timeouts, 5xx) are retried with back-off; a 4xx is
 raised at once as PMSRejected/PMSNotFound and does not count against the breaker (the
-PMS answered). Every other failure, including an open breaker, surfaces as
-PMSUnavailable. ``PMSClient`` (agent/pms/client.py) adds the cache on top.
+PMS answered). A 429 is the exception: the PMS asks this client to wait, so the call
+fails as PMSUnavailable (a stale copy or a degraded reply, never "those dates are not
+sold"), is not retried, and no call goes out until its Retry-After has passed. Every
+other failure, including an open breaker, surfaces as PMSUnavailable. ``PMSClient``
+(agent/pms/client.py) adds the cache on top.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import pybreaker
@@ -64,6 +69,22 @@ def _status_outcome(status_code: int) -> str:
     return "success"
 
 
+def retry_after_s(value: str | None, default: float) -> float:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), else ``default``."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         detail = response.json().get("detail")
@@ -108,6 +129,8 @@ class PMSTransport:
             "pms", settings.breaker, metrics, clock=clock
         )
         self._policies: dict[str, RetryPolicy] = {}
+        # No call goes out before this (clock time), after a 429's Retry-After.
+        self._throttled_until = float("-inf")
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
@@ -190,6 +213,8 @@ class PMSTransport:
         self, operation: str, method: str, path: str, *, retry: bool = True, **kwargs: Any
     ) -> httpx.Response:
         """One logical call: retried attempts under the breaker; 2xx or an exception."""
+        if self._clock() < self._throttled_until:
+            raise PMSUnavailable(f"PMS {operation}: waiting out a 429's Retry-After")
         try:
             if retry:
                 response = await self._policy(operation).call(
@@ -204,11 +229,27 @@ class PMSTransport:
         except (httpx.HTTPError, TimeoutError, _ServerError) as exc:
             log.warning("pms.unavailable", operation=operation, error=type(exc).__name__)
             raise PMSUnavailable(f"PMS {operation} failed: {type(exc).__name__}") from exc
+        if response.status_code == 429:
+            self._throttle(operation, response)
         if response.status_code == 404:
             raise PMSNotFound(404, _detail(response))
         if response.status_code >= 400:
             raise PMSRejected(response.status_code, _detail(response))
         return response
+
+    def _throttle(self, operation: str, response: httpx.Response) -> NoReturn:
+        """Hold every call for the 429's Retry-After, then fail this one as unavailable.
+
+        Without the header the wait is the first retry back-off; it is capped at the
+        breaker's reset timeout, so a bogus header cannot cut the PMS off for long.
+        """
+        wait = retry_after_s(
+            response.headers.get("Retry-After"), self._settings.retry.backoff_base_s
+        )
+        wait = min(wait, self._settings.breaker.reset_timeout_s)
+        self._throttled_until = max(self._throttled_until, self._clock() + wait)
+        log.warning("pms.throttled", operation=operation, retry_after_s=wait)
+        raise PMSUnavailable(f"PMS {operation}: throttled (429) for {wait:g} s")
 
     async def _get_json(
         self,

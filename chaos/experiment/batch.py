@@ -9,6 +9,7 @@ from pathlib import Path
 from chaos.experiment.model import Experiment
 from chaos.experiment.runner import Progress, run_experiment
 from chaos.journal import Journal
+from chaos.processfaults import Services
 from chaos.stack.state import StackState
 
 
@@ -24,15 +25,19 @@ def run_batch(
     state: StackState,
     out_dir: Path,
     progress: Progress = print,
+    services: Services | None = None,
 ) -> list[Outcome]:
-    """Run ``experiments`` one after the other; each gets a journal and an HTML report."""
+    """Run ``experiments`` one after the other; each gets a journal and an HTML report.
+
+    ``services`` is what process faults act through (default: the native stack).
+    """
     from chaos.report import render_index, render_report
 
     outcomes: list[Outcome] = []
     for i, exp in enumerate(experiments, 1):
         progress(f"[{i}/{len(experiments)}] {exp.name}: {exp.title}")
         began = time.monotonic()
-        journal = run_experiment(exp, state, progress=progress)
+        journal = run_experiment(exp, state, progress=progress, services=services)
         journal_path = journal.write(out_dir / "experiments" / f"{exp.name}.json")
         report_path = render_report(journal, journal_path.with_suffix(".html"))
         outcomes.append(Outcome(journal, journal_path, report_path))

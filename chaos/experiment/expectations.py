@@ -10,6 +10,8 @@ queried) is inconclusive, never a pass.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +76,7 @@ class Evidence:
     run_start: float | None = None
     run_end: float | None = None
     fault_spans: list[tuple[float, float]] = field(default_factory=list)  # each fault
+    recovered_at: float | None = None  # when the last process fault's service was back
 
     @classmethod
     def of(cls, journal: Journal) -> Evidence:
@@ -93,6 +96,9 @@ class Evidence:
                 for f in journal.faults
                 if f.started_at is not None
             ],
+            recovered_at=max(
+                (f.recovered_at for f in journal.faults if f.recovered_at), default=None
+            ),
         )
 
     def window(self, phase: str) -> tuple[float | None, float | None]:
@@ -551,6 +557,83 @@ def degraded_replies(ev: Evidence, spec: dict[str, Any]) -> Outcome:
     )
 
 
+def agent_restarts_seen(ev: Evidence, phase: str) -> list[float] | None:
+    """The readings at which the agent's counters had started over (a new process).
+
+    Counters never go down within a process, so any family's total below its value at
+    the previous reading is a restart between the two. None without readings that
+    cover the phase.
+    """
+    start, end = ev.window(phase)
+    times = ev.timeline.span(start, end)
+    if times is None:
+        return None
+    totals: dict[float, dict[str, float]] = {t: {} for t in times}
+    for t, name, _, value in ev.timeline.rows:
+        if t in totals and name.endswith(("_total", "_count")):
+            totals[t][name] = totals[t].get(name, 0.0) + value
+    return [
+        later
+        for earlier, later in itertools.pairwise(times)
+        if any(totals[later].get(name, 0.0) < v for name, v in totals[earlier].items())
+    ]
+
+
+def agent_restarts(ev: Evidence, spec: dict[str, Any]) -> Outcome:
+    seen = agent_restarts_seen(ev, spec["phase"])
+    missing = "the agent's metric readings do not cover the window"
+    verdict, detail, observed = _range(
+        None if seen is None else float(len(seen)),
+        spec,
+        f"agent restarts ({spec['phase']})",
+        missing,
+    )
+    if seen:
+        observed["at_s"] = [round(t - ev.fault_start, 2) for t in seen]
+    return verdict, detail, observed
+
+
+def first_insert_after(ev: Evidence, anchor: float) -> float | None:
+    """Seconds from ``anchor`` to the first reading showing a new audit row in PostgreSQL
+    (written directly or replayed from the fallback file); None if none showed one."""
+    inserted: dict[float, float] = {}
+    for outcome in ("written", "replayed"):
+        for t, children in ev.timeline.readings("audit_events_total", outcome=outcome).items():
+            inserted[t] = inserted.get(t, 0.0) + sum(children.values())
+    times = sorted(inserted)
+    start = max(0, bisect.bisect_right(times, anchor) - 1)
+    for earlier, later in itertools.pairwise(times[start:]):
+        a, b = inserted[earlier], inserted[later]
+        if later > anchor and (b - a if b >= a else b) > 0:
+            return later - anchor
+    return None
+
+
+def audit_inserts_resume(ev: Evidence, spec: dict[str, Any]) -> Outcome:
+    anchor = ev.recovered_at if spec["after"] == "recovery" else ev.fault_end
+    if anchor is None:
+        return INCONCLUSIVE, "no process fault recovered in this run (use after: fault_end)", {}
+    if not [t for t in ev.timeline.times() if t > anchor]:
+        return INCONCLUSIVE, f"the audit counters were not read after the {spec['after']}", {}
+    if not [s for s in ev.samples if s.acknowledged and s.intended_at > anchor]:
+        return INCONCLUSIVE, f"no guest message was acknowledged after the {spec['after']}", {}
+    took = first_insert_after(ev, anchor)
+    if took is None:
+        last = ev.timeline.times()[-1] - anchor
+        return (
+            FAILED,
+            f"no audit row reached PostgreSQL in the {last:.1f} s read after the {spec['after']}",
+            {"first_insert_after_s": None},
+        )
+    ok = took <= spec["within_s"]
+    return (
+        PASSED if ok else FAILED,
+        f"first audit row in PostgreSQL {took:.1f} s after the {spec['after']} "
+        f"(limit {spec['within_s']:g} s)",
+        {"first_insert_after_s": round(took, 2)},
+    )
+
+
 _PHASE = {"phase": _choice(WINDOWS)}
 _BOUNDS = {"min": _count, "max": _count}
 
@@ -619,6 +702,19 @@ KINDS: dict[str, Kind] = {
         judge=no_lost_audit_events, optional={"within_s": _number}, defaults={"within_s": 30.0}
     ),
     "no_5xx": Kind(judge=no_5xx, optional=_PHASE, defaults={"phase": "run"}),
+    "agent_restarts": Kind(
+        judge=agent_restarts,
+        optional={**_PHASE, **_BOUNDS},
+        defaults={"phase": "run"},
+        one_of=("min", "max"),
+        proves=_min_at_least_one,
+    ),
+    "audit_inserts_resume": Kind(
+        judge=audit_inserts_resume,
+        required={"within_s": _number},
+        optional={"after": _choice(("recovery", "fault_end"))},
+        defaults={"after": "recovery"},
+    ),
     "p95_latency": Kind(
         judge=p95_latency,
         required={"max_s": _positive},

@@ -17,8 +17,9 @@ from chaos.exceptions import ExperimentError
 from chaos.experiment.compare import Comparison, ensure_comparison
 from chaos.experiment.expectations import Expectation, ensure_expectation
 from chaos.experiment.guardrails import Guardrail, ensure_guardrail
-from chaos.faults import FAULT_TYPES, SERVICE_FAULTS, TOXIC_ATTRIBUTES, Fault
+from chaos.faults import FAULT_TYPES, SERVICE_FAULTS, Fault, attribute_problem
 from chaos.load.conversations import DEFAULT_MIX
+from chaos.processfaults import PROCESS_FAULTS, is_process_fault, recovery_delay_s
 
 # Expectations judged on guest requests: they need the run's load.
 TRAFFIC_KINDS = frozenset(
@@ -27,11 +28,13 @@ TRAFFIC_KINDS = frozenset(
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 PHASES = ("before", "during", "after")
-PROBE_TYPES = ("http", "metric", "message")
+PROBE_TYPES = ("http", "metric", "message", "conversation")
 PROBE_FIELDS = {
     "http": {"path", "status", "contains", "timeout_s"},
     "message": {"text", "max_latency_s", "not_degraded", "timeout_s"},
     "metric": {"metric", "labels", "equals", "min", "max"},
+    # A guest who starts a conversation before the method and resumes it after.
+    "conversation": {"start", "resume", "intent", "timeout_s"},
 }
 
 
@@ -121,20 +124,36 @@ def _only(data: dict[str, Any], allowed: set[str], where: str) -> None:
         )
 
 
+def _service_fault(d: dict[str, Any], where: str) -> Fault:
+    _only(d, {"service", "type", "attributes"}, where)
+    ftype, service = d.get("type"), d.get("service")
+    if ftype not in SERVICE_FAULTS:
+        raise _fail(
+            f"{where}.type", f"service faults are {', '.join(SERVICE_FAULTS)}, got {ftype!r}"
+        )
+    if service not in SERVICE_FAULTS[ftype]:
+        known = ", ".join(SERVICE_FAULTS[ftype])
+        raise _fail(f"{where}.service", f"{ftype} applies to {known}, got {service!r}")
+    attrs = _mapping(d.get("attributes", {}), f"{where}.attributes")
+    allowed = PROCESS_FAULTS.get(ftype)
+    for key, value in attrs.items():
+        if key != allowed:
+            raise _fail(
+                f"{where}.attributes.{key}",
+                f"not an attribute of {ftype}; allowed: {allowed or 'none'}",
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _fail(
+                f"{where}.attributes.{key}", f"must be a non-negative integer, got {value!r}"
+            )
+    return Fault(proxy="", type=ftype, service=service, attributes=dict(attrs))
+
+
 def ensure_fault(data: Any, where: str, proxies: set[str] | None = None) -> Fault:
     """A valid fault, or an error naming the field."""
     d = _mapping(data, where)
     if "service" in d:
-        _only(d, {"service", "type"}, where)
-        ftype, service = d.get("type"), d.get("service")
-        if ftype not in SERVICE_FAULTS:
-            raise _fail(
-                f"{where}.type", f"service faults are {', '.join(SERVICE_FAULTS)}, got {ftype!r}"
-            )
-        if service not in SERVICE_FAULTS[ftype]:
-            known = ", ".join(SERVICE_FAULTS[ftype])
-            raise _fail(f"{where}.service", f"{ftype} applies to {known}, got {service!r}")
-        return Fault(proxy="", type=ftype, service=service)
+        return _service_fault(d, where)
     _only(d, {"proxy", "type", "attributes", "stream", "toxicity"}, where)
     proxy, ftype = d.get("proxy"), d.get("type")
     if not isinstance(proxy, str) or not proxy:
@@ -146,17 +165,9 @@ def ensure_fault(data: Any, where: str, proxies: set[str] | None = None) -> Faul
     if ftype not in FAULT_TYPES:
         raise _fail(f"{where}.type", f"must be one of {', '.join(FAULT_TYPES)}, got {ftype!r}")
     attrs = _mapping(d.get("attributes", {}), f"{where}.attributes")
-    allowed = TOXIC_ATTRIBUTES.get(ftype, {})
-    for key, value in attrs.items():
-        if key not in allowed:
-            raise _fail(
-                f"{where}.attributes.{key}",
-                f"not an attribute of {ftype}; allowed: {', '.join(allowed) or 'none'}",
-            )
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _fail(
-                f"{where}.attributes.{key}", f"must be a non-negative integer, got {value!r}"
-            )
+    problem = attribute_problem(ftype, attrs)
+    if problem:
+        raise _fail(f"{where}.attributes.{problem[0]}", problem[1])
     stream = d.get("stream", "downstream")
     if stream not in ("upstream", "downstream"):
         raise _fail(f"{where}.stream", f"must be upstream or downstream, got {stream!r}")
@@ -164,6 +175,26 @@ def ensure_fault(data: Any, where: str, proxies: set[str] | None = None) -> Faul
     if toxicity > 1:
         raise _fail(f"{where}.toxicity", f"must be between 0 and 1, got {toxicity:g}")
     return Fault(proxy=proxy, type=ftype, attributes=dict(attrs), stream=stream, toxicity=toxicity)
+
+
+def ensure_step(data: Any, where: str, proxies: set[str] | None = None) -> Step:
+    """A valid method step; a process fault's recovery must come within its step."""
+    step = _mapping(data, where)
+    _only(step, {"fault", "start_s", "duration_s"}, where)
+    built = Step(
+        fault=ensure_fault(step.get("fault"), f"{where}.fault", proxies),
+        start_s=_number(step.get("start_s", 0), f"{where}.start_s"),
+        duration_s=_number(step.get("duration_s"), f"{where}.duration_s", minimum=0.1),
+    )
+    delay = recovery_delay_s(built.fault) if is_process_fault(built.fault) else None
+    if delay is not None and delay > built.duration_s:
+        key = PROCESS_FAULTS[built.fault.type]
+        raise _fail(
+            f"{where}.fault.attributes.{key}",
+            f"{delay * 1000:g} ms is after the step ends ({built.duration_s:g} s): the "
+            "recovery must come within the step",
+        )
+    return built
 
 
 def ensure_probe(data: Any, where: str) -> Probe:
@@ -174,10 +205,17 @@ def ensure_probe(data: Any, where: str) -> Probe:
     if ptype not in PROBE_TYPES:
         raise _fail(f"{where}.type", f"must be one of {', '.join(PROBE_TYPES)}, got {ptype!r}")
     _only(d, {"name", "type", "when", "safety", *PROBE_FIELDS[ptype]}, where)
-    when = tuple(_list(d.get("when", list(PHASES)), f"{where}.when"))
+    default = ["before", "after"] if ptype == "conversation" else list(PHASES)
+    when = tuple(_list(d.get("when", default), f"{where}.when"))
     for phase in when:
         if phase not in PHASES:
             raise _fail(f"{where}.when", f"phases are {', '.join(PHASES)}, got {phase!r}")
+    if ptype == "conversation":
+        for key in ("start", "resume"):
+            if not isinstance(d.get(key), str) or not d[key].strip():
+                raise _fail(f"{where}.{key}", "is required: a guest message")
+        if sorted(when) != ["after", "before"]:
+            raise _fail(f"{where}.when", "a conversation starts before the method, resumes after")
     if ptype == "metric":
         if not isinstance(d.get("metric"), str):
             raise _fail(f"{where}.metric", "is required for a metric probe")
@@ -220,18 +258,10 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
         ensure_probe(p, f"steady_state[{i}]")
         for i, p in enumerate(_list(d.get("steady_state", []), "steady_state"))
     )
-    steps = []
-    for i, raw in enumerate(_list(d.get("method"), "method")):
-        where = f"method[{i}]"
-        step = _mapping(raw, where)
-        _only(step, {"fault", "start_s", "duration_s"}, where)
-        steps.append(
-            Step(
-                fault=ensure_fault(step.get("fault"), f"{where}.fault", proxies),
-                start_s=_number(step.get("start_s", 0), f"{where}.start_s"),
-                duration_s=_number(step.get("duration_s"), f"{where}.duration_s", minimum=0.1),
-            )
-        )
+    steps = [
+        ensure_step(raw, f"method[{i}]", proxies)
+        for i, raw in enumerate(_list(d.get("method"), "method"))
+    ]
     if not steps:
         raise _fail("method", "needs at least one fault")
     expectations = tuple(

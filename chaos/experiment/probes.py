@@ -49,6 +49,47 @@ def _message(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
     return True, f"message -> {r.status_code} in {elapsed:.2f} s (degraded={degraded})"
 
 
+def _say(agent_url: str, guest: str, text: str, spec: dict[str, Any]) -> httpx.Response:
+    return httpx.post(
+        f"{agent_url}/api/v1/messages",
+        json={"guest_id": guest, "text": text},
+        timeout=float(spec.get("timeout_s", 10.0)),
+    )
+
+
+def _conversation(
+    agent_url: str, spec: dict[str, Any], phase: str, memory: dict[str, Any]
+) -> tuple[bool, str]:
+    """Before: a new guest sends ``start``. After: the same guest sends ``resume``, which
+    must be answered from the same session (and with ``intent``): the context survived."""
+    if phase == "before":
+        guest = f"probe-{uuid.uuid4().hex[:8]}"
+        try:
+            r = _say(agent_url, guest, spec["start"], spec)
+        except httpx.HTTPError as exc:
+            return False, f"conversation start failed: {type(exc).__name__}"
+        if r.status_code != 200:
+            return False, f"conversation start -> {r.status_code}"
+        memory.update(guest=guest, session_id=r.json().get("session_id"))
+        return True, f"{guest} started a conversation (intent {r.json().get('intent')})"
+    if "guest" not in memory:
+        return False, "the conversation was not started before the method"
+    try:
+        r = _say(agent_url, memory["guest"], spec["resume"], spec)
+    except httpx.HTTPError as exc:
+        return False, f"conversation resume failed: {type(exc).__name__}"
+    if r.status_code != 200:
+        return False, f"conversation resume -> {r.status_code}"
+    reply = r.json()
+    if reply.get("session_id") != memory["session_id"]:
+        return False, "the guest was answered from a new session: the context was lost"
+    if spec.get("intent") and reply.get("intent") != spec["intent"]:
+        return False, f"resumed with intent {reply.get('intent')}, expected {spec['intent']}"
+    if reply.get("degraded"):
+        return False, "the resumed conversation was answered degraded"
+    return True, f"{memory['guest']} resumed in the same session (intent {reply.get('intent')})"
+
+
 def _metric(agent_url: str, spec: dict[str, Any]) -> tuple[bool, str]:
     wanted = {str(k): str(v) for k, v in (spec.get("labels") or {}).items()}
     try:
@@ -98,8 +139,15 @@ def breakers_closed(agent_url: str, phase: str = "before") -> ProbeResult:
     )
 
 
-def run_probe(probe: Probe, phase: str, agent_url: str) -> ProbeResult:
-    """Run one probe now."""
-    fn = {"http": _http, "message": _message, "metric": _metric}[probe.type]
-    ok, detail = fn(agent_url.rstrip("/"), probe.spec)
+def run_probe(
+    probe: Probe, phase: str, agent_url: str, memory: dict[str, Any] | None = None
+) -> ProbeResult:
+    """Run one probe now; ``memory`` carries a conversation from before to after the method."""
+    url = agent_url.rstrip("/")
+    if probe.type == "conversation":
+        mine = (memory if memory is not None else {}).setdefault(probe.name, {})
+        ok, detail = _conversation(url, probe.spec, phase, mine)
+    else:
+        fn = {"http": _http, "message": _message, "metric": _metric}[probe.type]
+        ok, detail = fn(url, probe.spec)
     return ProbeResult(probe.name, phase, ok, detail, time.time())

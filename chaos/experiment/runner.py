@@ -19,14 +19,16 @@ import psycopg
 from chaos import __name__ as _pkg
 from chaos.exceptions import ChaosError, ExperimentAborted
 from chaos.experiment.compare import compare
-from chaos.experiment.expectations import AuditCheck, Evidence, evaluate
+from chaos.experiment.expectations import AuditCheck, Evidence, evaluate, first_insert_after
 from chaos.experiment.guardrails import Guard
 from chaos.experiment.model import Experiment
 from chaos.experiment.probes import breakers_closed, run_probe
-from chaos.faults import FaultScheduler, FaultWindow, verify_clean
-from chaos.journal import Journal, ProbeResult, Rollback
+from chaos.faults import FaultWindow, verify_clean
+from chaos.journal import FaultRecord, Journal, ProbeResult, Rollback
 from chaos.lease import Lease
 from chaos.metrics import MetricsSampler, Timeline, quantile
+from chaos.processfaults import PROCESS_FAULTS, NativeServices, Services, is_process_fault
+from chaos.scheduler import FaultScheduler
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.traffic import OpenLoad, Sample
@@ -47,15 +49,19 @@ class Traffic(Protocol):
     def waiting(self) -> list[float]: ...
 
 
-def _probes(exp: Experiment, phase: str, agent_url: str) -> list[ProbeResult]:
-    return [run_probe(p, phase, agent_url) for p in exp.steady_state if phase in p.when]
+def _probes(
+    exp: Experiment, phase: str, agent_url: str, memory: dict[str, Any] | None = None
+) -> list[ProbeResult]:
+    return [run_probe(p, phase, agent_url, memory) for p in exp.steady_state if phase in p.when]
 
 
-def _settled(exp: Experiment, agent_url: str, wait_s: float) -> list[ProbeResult]:
+def _settled(
+    exp: Experiment, agent_url: str, wait_s: float, memory: dict[str, Any]
+) -> list[ProbeResult]:
     """The "before" probes and closed breakers, once all hold or ``wait_s`` has passed."""
     deadline = time.monotonic() + wait_s
     while True:
-        results = [*_probes(exp, "before", agent_url), breakers_closed(agent_url)]
+        results = [*_probes(exp, "before", agent_url, memory), breakers_closed(agent_url)]
         if all(r.ok for r in results) or time.monotonic() >= deadline:
             return results
         time.sleep(1.0)
@@ -128,12 +134,18 @@ def _run_method(
     progress: Progress,
     traffic: Traffic | None,
     timeline: Timeline,
+    services: Services | None,
 ) -> None:
     agent_url = state.url("agent")
     windows = [FaultWindow(s.start_s, s.end_s, s.fault) for s in exp.method]
     lease = Lease(client.base_url).start()
     scheduler = FaultScheduler(
-        client, windows, log=lambda m: progress(f"    {m}"), stack=state, lease=lease
+        client,
+        windows,
+        log=lambda m: progress(f"    {m}"),
+        stack=state,
+        services=services,
+        lease=lease,
     )
     began = scheduler.began
     journal.faults = scheduler.records
@@ -233,12 +245,14 @@ def run_experiment(
     sample_interval_s: float = 0.25,
     load: Traffic | None = None,
     steady_wait_s: float = 30.0,
+    services: Services | None = None,
 ) -> Journal:
     """Run one experiment against a running stack and return its journal.
 
     ``load`` replaces the experiment's own traffic (a ``LocustLoad``, say). The method
     begins once the steady state holds; ``steady_wait_s`` is how long to wait for that
     (a previous run's breaker may still be half-open) before the run fails on it.
+    ``services`` is what process faults act through (default: the native stack's).
     """
     agent_url = state.url("agent")
     run_id = uuid.uuid4().hex[:12]
@@ -255,6 +269,8 @@ def run_experiment(
         started_at=time.time(),
         generator=_pkg,
     )
+    if services is None and any(is_process_fault(s.fault) for s in exp.method):
+        services = NativeServices.of(state)  # refused before anything runs on a compose stack
     client = ToxiproxyClient(state.url("proxy_api"))
     sampler = MetricsSampler(
         agent_url, interval_s=sample_interval_s, prometheus_url=state.urls.get("prometheus")
@@ -262,12 +278,13 @@ def run_experiment(
     traffic = _traffic(exp, state, f"exp-{run_id}", load)
     journal.load = _describe_load(traffic)
     samples: list[Sample] = []
+    memory: dict[str, Any] = {}  # what stateful probes carry from before to after
     began = False
     try:
         dirty = verify_clean(client)
         if dirty:
             raise ChaosError(f"proxy not clean before the run: {'; '.join(dirty)}")
-        journal.steady_state["before"] = _settled(exp, agent_url, steady_wait_s)
+        journal.steady_state["before"] = _settled(exp, agent_url, steady_wait_s, memory)
         if not all(r.ok for r in journal.steady_state["before"]):
             journal.status = "failed"
             journal.error = "steady state not met before the method: " + "; ".join(
@@ -281,7 +298,7 @@ def run_experiment(
         began = True
         time.sleep(exp.baseline_s)
         progress(f"  method ({exp.method_s:g} s of faults)")
-        _run_method(exp, client, journal, state, progress, traffic, sampler.timeline)
+        _run_method(exp, client, journal, state, progress, traffic, sampler.timeline, services)
         progress(f"  settling for {exp.settle_s:g} s")
         time.sleep(exp.settle_s)
         journal.status = "completed"
@@ -299,7 +316,7 @@ def run_experiment(
         journal.samples = samples
         problems = verify_clean(client) if began else []
         journal.rollbacks = [
-            Rollback(f"remove {r.fault}", bool(r.removed_ok), r.removal_detail)
+            Rollback(_undo(r), bool(r.removed_ok), r.removal_detail)
             for r in journal.faults
             if r.started_at is not None
         ] + [Rollback("verify proxy clean", not problems, "; ".join(problems))]
@@ -307,12 +324,18 @@ def run_experiment(
         journal.ended_at = time.time()
     if journal.status != "completed":
         return journal
-    _conclude(exp, state, journal)
+    _conclude(exp, state, journal, memory)
     return journal
 
 
-def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
-    journal.steady_state["after"] = _probes(exp, "after", agent_url=state.url("agent"))
+def _undo(record: FaultRecord) -> str:
+    return (
+        f"bring back {record.target}" if record.type in PROCESS_FAULTS else f"remove {record.fault}"
+    )
+
+
+def _conclude(exp: Experiment, state: StackState, journal: Journal, memory: dict[str, Any]) -> None:
+    journal.steady_state["after"] = _probes(exp, "after", state.url("agent"), memory)
     window = journal.fault_window
     assert window is not None  # a completed method started its faults
     waits = [e.spec["within_s"] for e in exp.expectations if e.kind == "no_lost_audit_events"]
@@ -369,15 +392,46 @@ def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
         out[metric] = ev.increase(metric)
     lags = schedule_lags(journal)
     out["schedule_lag_max_ms"] = round(max(lags) * 1000, 1) if lags else None
+    for f in journal.faults:
+        if f.started_at and f.recovered_at and f.recovery_requested_at:
+            # How long the service was away, and how long its restart or resume took.
+            out[f"{f.fault}: down_s"] = round(f.recovered_at - f.started_at, 2)
+            out[f"{f.fault}: back_in_s"] = round(f.recovered_at - f.recovery_requested_at, 2)
+    out.update(recovery_figures(ev))
     return out
 
 
 def schedule_lags(journal: Journal) -> list[float]:
-    """Seconds from each planned fault start or end to the proxy's confirmation of it."""
+    """Seconds from each planned fault start or end to the proxy's confirmation of it.
+
+    A process fault's end counts when it was begun: bringing a service back takes its
+    start-up time, which ``figures`` reports as ``recoveries``, not as lateness.
+    """
     lags = []
     for f in journal.faults:
         if f.started_at is not None and f.planned_start_at is not None:
             lags.append(f.started_at - f.planned_start_at)
-        if f.ended_at is not None and f.planned_end_at is not None:
-            lags.append(f.ended_at - f.planned_end_at)
+        end = f.end_requested_at if f.type in PROCESS_FAULTS else f.ended_at
+        if end is not None and f.planned_end_at is not None:
+            lags.append(end - f.planned_end_at)
     return lags
+
+
+def recovery_figures(ev: Evidence) -> dict[str, Any]:
+    """After the last recovery (or the fault's end): the first audit row in PostgreSQL,
+    and the API guests whose session the agent replaced across the fault."""
+    anchor = ev.recovered_at if ev.recovered_at is not None else ev.fault_end
+    took = first_insert_after(ev, anchor)
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    for s in ev.samples:
+        if s.session_id and s.intended_at < ev.fault_start:
+            before[s.guest_id] = s.session_id  # the last one before the fault
+        elif s.session_id and s.intended_at > ev.fault_end:
+            after.setdefault(s.guest_id, s.session_id)  # the first one after it
+    both = before.keys() & after.keys()
+    return {
+        "first_insert_after_s": round(took, 2) if took is not None else None,
+        "sessions_seen_across": len(both),
+        "sessions_replaced": sum(1 for g in both if before[g] != after[g]),
+    }

@@ -36,11 +36,11 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from chaos import metrics
-from chaos.faults import FaultScheduler
 from chaos.load import results, shapes
 from chaos.load.errors import LoadError
 from chaos.load.schedule import parse_schedule, scaled
 from chaos.load.thresholds import evaluate, parse_override, parse_thresholds
+from chaos.scheduler import FaultScheduler
 from chaos.toxiproxy import ToxiproxyClient
 
 log = logging.getLogger("chaoslab.load")

@@ -6,14 +6,14 @@ A schedule is written compactly, one window per ``;``::
 
 (``proxy:type(attributes)@start-end`` in seconds from the start of the run; an optional
 ``/upstream`` after the type picks the stream and ``~0.5`` the toxicity). The windows are
-applied by ``chaos.faults.FaultScheduler``, the scheduler experiments use too.
+applied by ``chaos.scheduler.FaultScheduler``, the scheduler experiments use too.
 """
 
 from __future__ import annotations
 
 import re
 
-from chaos.faults import FAULT_TYPES, TOXIC_ATTRIBUTES, Fault, FaultWindow
+from chaos.faults import FAULT_TYPES, TOXIC_ATTRIBUTES, Fault, FaultWindow, attribute_problem
 from chaos.load.errors import ScheduleError
 
 #: Redis latency at minute 1, PostgreSQL down at minute 2, everything restored at minute 3.
@@ -49,6 +49,9 @@ def parse_schedule(spec: str) -> list[FaultWindow]:
             if name not in TOXIC_ATTRIBUTES.get(kind, {}):
                 raise ScheduleError(f"{kind} takes no attribute {name!r} (in {part!r})")
             attrs[name] = int(value)
+        problem = attribute_problem(kind, attrs)
+        if problem:
+            raise ScheduleError(f"{kind} attribute {problem[0]} {problem[1]} (in {part!r})")
         start, end = float(m["start"]), float(m["end"])
         if end <= start:
             raise ScheduleError(f"window {part!r} ends before it starts")

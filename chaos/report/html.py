@@ -48,6 +48,9 @@ FIGURE_LABELS = {
     "pms_cache_stale_served_total": "stale PMS answers served",
     "pms_cache_hits_total": "PMS cache hits",
     "pms_cache_misses_total": "PMS cache misses",
+    "first_insert_after_s": "first audit row in PostgreSQL after the recovery or fault end (s)",
+    "sessions_seen_across": "API guests seen before and after the fault",
+    "sessions_replaced": "of them answered from a new session after it (context lost)",
 }
 
 CSS = """

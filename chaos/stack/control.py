@@ -1,4 +1,4 @@
-"""Process faults on the native stack: kill, pause, resume, restart, ensure_running.
+"""Process faults on the native stack: kill, pause, resume, stop, restart, ensure_running.
 
 Each function finds the service's process through the state file (the pid ``up``
 recorded, checked against its start time so a reused pid is never signalled), acts on
@@ -26,8 +26,8 @@ What the faults do, per service (to the server and every child it forked):
 - alert_sink, alertmanager, prometheus, the exporters: pause and kill are supported the
   same way; Prometheus and Alertmanager keep their data folders.
 
-``restart`` is graceful (SIGTERM; PostgreSQL's fast shutdown with SIGINT), with SIGKILL
-after a timeout. No dependant has to follow a restart: the agent, the exporters and the
+``stop`` and ``restart`` are graceful (SIGTERM; PostgreSQL's fast shutdown with SIGINT),
+with SIGKILL after a timeout. No dependant has to follow a restart: the agent, the exporters and the
 proxy open new connections to a restarted service on their next request.
 
 The docker-compose stack runs the same services; :func:`compose_commands` gives the
@@ -47,7 +47,7 @@ from chaos.stack import native
 from chaos.stack.ptree import alive, signal_tree, stopped, tree, wait_for
 from chaos.stack.state import StackState, discover
 
-ACTIONS = ("kill", "pause", "resume", "restart", "ensure_running")
+ACTIONS = ("kill", "pause", "resume", "stop", "restart", "ensure_running")
 # docker-compose.yml's service name for each native service.
 COMPOSE_SERVICES = {
     "agent": "agent",
@@ -125,6 +125,21 @@ def resume(service: str, state_file: Path | None = None, timeout: float = 5.0) -
     return Outcome(service, "resumed", tuple(members), time.monotonic() - began)
 
 
+def stop(service: str, state_file: Path | None = None, timeout: float = 10.0) -> Outcome:
+    """Stop the service gracefully (SIGKILL after ``timeout``); returns once it is gone.
+
+    ``ensure_running`` (or ``chaoslab up``) starts it again with its data.
+    """
+    began = time.monotonic()
+    state = _load(state_file)
+    pid = _live(state, service)
+    members = tree(pid)
+    native.stop_service(state, service, timeout)
+    if alive(members):
+        raise StackError(f"{service} did not stop: pids {alive(members)} still run")
+    return Outcome(service, "stopped", tuple(members), time.monotonic() - began)
+
+
 def _states(pid: int) -> str:
     return ", ".join(f"pid {member} {stat.state}" for member, stat in tree(pid).items())
 
@@ -184,6 +199,7 @@ def compose_commands(
         "kill": [[*base, "kill", "--signal", "SIGKILL", name]],
         "pause": [[*base, "pause", name]],
         "resume": [[*base, "unpause", name]],
+        "stop": [[*base, "stop", "--timeout", str(timeout), name]],
         "restart": [[*base, "restart", "--timeout", str(timeout), name], wait],
         "ensure_running": [wait],
     }[action]

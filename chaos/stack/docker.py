@@ -15,7 +15,7 @@ import yaml
 from chaos.dashboards.assets import alertmanager_config, prometheus_config
 from chaos.paths import CHECKOUT as REPO_ROOT
 from chaos.stack.config import Ports, StackSettings
-from chaos.stack.services import proxy_config
+from chaos.stack.services import proxy_config, stack_urls
 
 DOCKER_DIR = REPO_ROOT / "docker"
 
@@ -79,6 +79,16 @@ def stack_state() -> dict[str, Any]:
     }
 
 
+def host_stack_state() -> dict[str, Any]:
+    """The same, from the host: every service on the loopback port compose publishes.
+
+    ``CHAOSLAB_STATE_FILE=docker/stack.host.json chaoslab run NAME --compose`` runs an
+    experiment from the host, where ``docker compose`` can kill, pause and restart the
+    containers (README, "Experiments on docker compose").
+    """
+    return {**stack_state(), "urls": stack_urls(StackSettings(host="127.0.0.1", ports=Ports()))}
+
+
 def prometheus() -> dict[str, Any]:
     p = Ports()
     targets = {
@@ -102,6 +112,7 @@ def render() -> dict[str, str]:
     return {
         "toxiproxy.json": json.dumps(toxiproxy_config(), indent=2) + "\n",
         "stack.docker.json": json.dumps(stack_state(), indent=2, sort_keys=True) + "\n",
+        "stack.host.json": json.dumps(host_stack_state(), indent=2, sort_keys=True) + "\n",
         "prometheus.yml": header + yaml.safe_dump(prometheus(), sort_keys=False),
         "alertmanager.yml": header
         + yaml.safe_dump(alertmanager_config("http://alert-sink:5001/"), sort_keys=False),

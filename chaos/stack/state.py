@@ -108,4 +108,7 @@ def discover(state_file: Path | None = None) -> StackState:
     path = state_file or Path(
         os.environ.get("CHAOSLAB_STATE_FILE", "") or StackSettings().state_file
     )
-    return StackState.load(path)
+    state = StackState.load(path)
+    # The docker-compose state files carry no secret: the WhatsApp one signs guest traffic.
+    state.whatsapp_secret = state.whatsapp_secret or os.environ.get("CHAOSLAB_WHATSAPP_SECRET", "")
+    return state

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from chaos.exceptions import ToxiproxyError
-from chaos.faults import FaultScheduler
 from chaos.load.errors import ScheduleError
 from chaos.load.schedule import DEFAULT_SCHEDULE, parse_schedule, scaled
+from chaos.scheduler import FaultScheduler
 from chaos.toxiproxy import Proxy, Toxic
 
 
@@ -59,6 +59,15 @@ def test_default_schedule_is_redis_latency_then_postgres_down_then_all_restored(
     assert [w.start_s for w in scaled(windows, 0.05)] == [3.0, 6.0]
 
 
+def test_http_faults_in_a_schedule() -> None:
+    (w,) = parse_schedule("pms:http_status(status=503,retry_after=2)/upstream~0.3@10-20")
+    assert (w.fault.type, w.fault.attributes, w.fault.toxicity) == (
+        "http_status",
+        {"status": 503, "retry_after": 2},
+        0.3,
+    )
+
+
 def test_optional_stream_and_toxicity() -> None:
     (w,) = parse_schedule("pms:timeout(timeout=500)/upstream~0.5@1-2")
     assert (w.fault.stream, w.fault.toxicity, w.fault.attributes) == (
@@ -77,6 +86,8 @@ def test_optional_stream_and_toxicity() -> None:
         ("redis:latency(latency=fast)@1-2", "NAME=INTEGER"),
         ("redis:down@5-2", "ends before it starts"),
         ("redis:latency~2@1-2", "toxicity"),
+        ("pms:http_status(retry_after=1)@1-2", "status is required for http_status"),
+        ("pms:http_status(status=700)@1-2", "status must be between 200 and 599, got 700"),
     ],
 )
 def test_bad_schedules_say_what_is_wrong(spec: str, why: str) -> None:

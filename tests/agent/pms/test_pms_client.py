@@ -188,7 +188,7 @@ async def test_a_persistent_transient_failure_is_retried_three_times_with_backof
         (404, PMSNotFound),
         (409, PMSRejected),
         (422, PMSRejected),
-        (429, PMSRejected),
+        # 429 asks the client to wait: test_pms_throttle.py.
     ],
 )
 async def test_4xx_is_never_retried_and_never_trips_the_breaker(

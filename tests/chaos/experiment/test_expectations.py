@@ -367,6 +367,71 @@ def test_cache_hit_rate_passes_fails_and_needs_lookups() -> None:
     assert judge({"cache_hit_rate": {"min": 0.8}}, idle).status == "inconclusive"
 
 
+PINGS = ("pms_api_latency_seconds_count", (("operation", "ping"), ("outcome", "success")))
+
+
+def test_agent_restarts_are_counters_starting_over() -> None:
+    # The agent pings the PMS every second; killed at 13 s, a new process from 16 s.
+    once = evidence(readings({PINGS: [(0, 500.0), (13, 513.0), (16, 1.0), (30, 15.0)]}))
+    verdict = judge({"agent_restarts": {"min": 1, "max": 1}}, once)
+    assert verdict.status == "passed", verdict.detail
+    assert verdict.observed["at_s"] == [6.0]  # the first reading of the new process
+    steady = evidence(readings({PINGS: [(t, 500.0 + t) for t in range(31)]}))
+    no_kill = judge({"agent_restarts": {"min": 1}}, steady)
+    assert no_kill.status == "failed" and "agent restarts (run) = 0" in no_kill.detail
+    # A counter of the old process missing from the new one's page is a drop to zero.
+    twice = evidence(readings({PINGS: [(0, 500.0), (16, 1.0), (20, 9.0), (22, 2.0)]}))
+    assert judge({"agent_restarts": {"min": 1, "max": 1}}, twice).status == "failed"
+    assert judge({"agent_restarts": {"min": 1}}, NOTHING).status == "inconclusive"
+    assert judge({"agent_restarts": {"min": 1}}, NOTHING).proves_fault
+
+
+WRITTEN = ("audit_events_total", (("outcome", "written"),))
+REPLAYED = ("audit_events_total", (("outcome", "replayed"),))
+RECOVERED = T0 + 12  # PostgreSQL answered again
+
+
+def test_audit_inserts_resume_times_the_first_row_after_the_recovery() -> None:
+    spec = {"audit_inserts_resume": {"within_s": 5}}
+    # Writes stop at 11 s (down), the breaker lets one through at 15 s.
+    series = {WRITTEN: [(0, 40.0), (11, 60.0), (15, 61.0), (30, 90.0)]}
+    ok = judge(spec, evidence(readings(series), traffic(), recovered_at=RECOVERED))
+    assert ok.status == "passed", ok.detail
+    assert ok.observed["first_insert_after_s"] == 3.0
+    slow = judge(
+        {"audit_inserts_resume": {"within_s": 2}},
+        evidence(readings(series), traffic(), recovered_at=RECOVERED),
+    )
+    assert slow.status == "failed" and "3.0 s after the recovery" in slow.detail
+    # Replays count too: they are rows reaching PostgreSQL.
+    replays = {WRITTEN: [(0, 40.0)], REPLAYED: [(14, 5.0)]}
+    replayed = judge(spec, evidence(readings(replays), traffic(), recovered_at=RECOVERED))
+    assert replayed.status == "passed" and replayed.observed["first_insert_after_s"] == 2.0
+    stuck = judge(
+        spec,
+        evidence(readings({WRITTEN: [(0, 40.0), (11, 60.0)]}), traffic(), recovered_at=RECOVERED),
+    )
+    assert stuck.status == "failed" and "no audit row reached PostgreSQL" in stuck.detail
+
+
+def test_audit_inserts_resume_without_data_is_inconclusive() -> None:
+    spec = {"audit_inserts_resume": {"within_s": 5}}
+    series = {WRITTEN: [(0, 40.0), (15, 61.0)]}
+    no_recovery = judge(spec, evidence(readings(series), traffic()))
+    assert (
+        no_recovery.status == "inconclusive" and "no process fault recovered" in no_recovery.detail
+    )
+    anchored_on_end = {"audit_inserts_resume": {"within_s": 5, "after": "fault_end"}}
+    late_traffic = [*traffic(), sample(25)]
+    assert judge(anchored_on_end, evidence(readings(series), late_traffic)).status == "failed"
+    quiet = judge(spec, evidence(readings(series), traffic()[:20], recovered_at=RECOVERED))
+    assert quiet.status == "inconclusive" and "no guest message" in quiet.detail
+    assert judge(spec, evidence(Timeline(), traffic(), recovered_at=RECOVERED)).status == (
+        "inconclusive"
+    )
+    assert not ensure_expectation(spec, "e").proves_fault
+
+
 def test_pms_latency_shift_reads_the_agents_own_timing() -> None:
     count = ("pms_api_latency_seconds_count", (("operation", "availability"),))
     total = ("pms_api_latency_seconds_sum", (("operation", "availability"),))
@@ -391,6 +456,6 @@ def test_every_kind_has_a_no_data_case_here() -> None:
         "fallback_writes", "stale_served", "pms_calls", "fallback_drained", "audit_write_failures",
         "pms_latency_shift",
         "no_lost_audit_events", "no_5xx", "p95_latency", "latency_shift", "cache_hit_rate",
-        "degraded_replies",
+        "degraded_replies", "agent_restarts", "audit_inserts_resume",
     }  # fmt: skip
     assert covered == set(KINDS)

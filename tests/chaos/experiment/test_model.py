@@ -102,9 +102,111 @@ def test_service_faults_name_their_service() -> None:
         ensure_experiment(mutate("method.0.fault", {"service": "postgres", "type": "melt"}))
 
 
+def test_process_faults_build_with_their_recovery() -> None:
+    kill = {"service": "agent", "type": "kill", "attributes": {"restart_after_ms": 2000}}
+    step = ensure_experiment(mutate("method.0.fault", kill)).method[0]
+    assert step.fault.describe() == "agent kill restart_after_ms=2000"
+    assert step.fault.service == "agent" and step.fault.target == "agent"
+    for service in ("agent", "redis", "postgres", "pms"):
+        for ftype in ("kill", "pause", "restart"):
+            fault = {"service": service, "type": ftype}
+            assert ensure_experiment(mutate("method.0.fault", fault)).method[0].fault.type == ftype
+
+
+def test_http_faults_build() -> None:
+    status = {
+        "proxy": "pms",
+        "type": "http_status",
+        "attributes": {"status": 429, "retry_after": 2},
+        "stream": "upstream",
+        "toxicity": 0.5,
+    }
+    fault = ensure_experiment(mutate("method.0.fault", status)).method[0].fault
+    assert fault.describe() == "pms http_status(status=429, retry_after=2) upstream toxicity=0.5"
+    delay = {"proxy": "pms", "type": "http_delay", "attributes": {"delay": 800}}
+    assert ensure_experiment(mutate("method.0.fault", delay)).method[0].fault.attributes == {
+        "delay": 800
+    }
+
+
+def test_a_conversation_probe_spans_the_method() -> None:
+    probe = {"name": "keeps", "type": "conversation", "start": "Hola", "resume": "Chau"}
+    built = ensure_experiment(mutate("steady_state.0", probe)).steady_state[0]
+    assert built.when == ("before", "after")
+    assert built.spec == {"start": "Hola", "resume": "Chau"}
+
+
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
+        (
+            "method.0.fault",
+            {"service": "proxy", "type": "kill"},
+            "method[0].fault.service: kill applies to agent, redis, postgres, pms, got 'proxy'",
+        ),
+        (
+            "method.0.fault",
+            {"service": "agent", "type": "kill", "attributes": {"resume_after_ms": 5}},
+            "method[0].fault.attributes.resume_after_ms: not an attribute of kill; "
+            "allowed: restart_after_ms",
+        ),
+        (
+            "method.0.fault",
+            {"service": "pms", "type": "pause", "attributes": {"resume_after_ms": -1}},
+            "method[0].fault.attributes.resume_after_ms: must be a non-negative integer",
+        ),
+        (
+            "method.0.fault",
+            {"service": "postgres", "type": "disconnect", "attributes": {"restart_after_ms": 1}},
+            "method[0].fault.attributes.restart_after_ms: not an attribute of disconnect; "
+            "allowed: none",
+        ),
+        (
+            "method.0.fault",
+            {"service": "agent", "type": "kill", "attributes": {"restart_after_ms": 2500}},
+            "method[0].fault.attributes.restart_after_ms: 2500 ms is after the step ends (2 s)",
+        ),
+        (
+            "method.0.fault",
+            {"service": "agent", "type": "kill", "stream": "upstream"},
+            "method[0].fault: unknown field(s) stream",
+        ),
+        (
+            "method.0.fault",
+            {"proxy": "pms", "type": "http_status", "attributes": {"retry_after": 1}},
+            "method[0].fault.attributes.status: is required for http_status",
+        ),
+        (
+            "method.0.fault",
+            {"proxy": "pms", "type": "http_status", "attributes": {"status": 99}},
+            "method[0].fault.attributes.status: must be between 200 and 599, got 99",
+        ),
+        (
+            "method.0.fault",
+            {"proxy": "pms", "type": "http_status", "attributes": {"status": 600}},
+            "method[0].fault.attributes.status: must be between 200 and 599, got 600",
+        ),
+        (
+            "method.0.fault",
+            {"proxy": "pms", "type": "http_status", "attributes": {"status": 503, "retry": 1}},
+            "method[0].fault.attributes.retry: not an attribute of http_status; "
+            "allowed: status, retry_after",
+        ),
+        (
+            "method.0.fault",
+            {"proxy": "pms", "type": "http_delay", "attributes": {"delay": "1s"}},
+            "method[0].fault.attributes.delay: must be a non-negative integer",
+        ),
+        (
+            "steady_state.0",
+            {"name": "c", "type": "conversation", "start": "Hola"},
+            "steady_state[0].resume: is required",
+        ),
+        (
+            "steady_state.0",
+            {"name": "c", "type": "conversation", "start": "a", "resume": "b", "when": ["after"]},
+            "steady_state[0].when: a conversation starts before the method, resumes after",
+        ),
         ("name", "Bad Name", "name: must be lowercase"),
         ("purpose", KeyError, "purpose: is required"),
         ("method.0.fault.type", "explode", "method[0].fault.type: must be one of"),
@@ -233,6 +335,12 @@ def test_the_catalogue_covers_the_brief() -> None:
         "bandwidth-squeeze",
         "slow-close",
         "combined-outage",
+        "agent-crash-mid-fallback",
+        "postgres-restart",
+        "redis-restart",
+        "pms-hang",
+        "pms-5xx-burst",
+        "pms-429",
     } <= names
     for exp in catalogue().values():
         assert exp.purpose and exp.expectations

@@ -17,6 +17,9 @@ import pytest
 import yaml
 
 from chaos.exceptions import StackError
+from chaos.experiment.dryrun import dry_run
+from chaos.experiment.model import catalogue
+from chaos.processfaults import is_process_fault
 from chaos.stack import control
 from chaos.stack.native import ORDER
 
@@ -74,6 +77,9 @@ def test_command_lines() -> None:
     assert control.compose_commands("resume", "proxy") == [
         ["docker", "compose", "-f", f, "unpause", "toxiproxy"]
     ]
+    assert control.compose_commands("stop", "redis", timeout=4) == [
+        ["docker", "compose", "-f", f, "stop", "--timeout", "4", "redis"]
+    ]
     restart = control.compose_commands("restart", "agent", timeout=7)
     assert restart[0] == ["docker", "compose", "-f", f, "restart", "--timeout", "7", "agent"]
     assert restart[1][-5:] == ["up", "--detach", "--no-deps", "--wait", "agent"]
@@ -86,6 +92,36 @@ def test_compose_accepts_each_command_line(action: str, service: str, tmp_path: 
     for argv in control.compose_commands(action, service):
         result = run_without_engine(argv, tmp_path)
         assert result.returncode != 0  # there is no engine here
+        assert "Cannot connect to the Docker daemon" in result.stderr, (argv, result.stderr)
+
+
+def test_redis_keeps_its_keys_across_a_restart_in_both_topologies(tmp_path: Path) -> None:
+    """redis-restart's sessions survive on docker compose as they do natively."""
+    from chaos.stack.processes import redis_server
+
+    compose = yaml.safe_load(control.COMPOSE_FILE.read_text())["services"]["redis"]["command"]
+    native_argv = list(redis_server(tmp_path, 1, persistent=True).argv)
+    for argv in (compose, native_argv):
+        flags = dict(zip(argv[1::2], argv[2::2], strict=False))
+        assert flags["--appendonly"] == "yes" and flags["--appendfsync"] == "everysec", argv
+
+
+PROCESS_EXPERIMENTS = sorted(
+    name
+    for name, exp in catalogue().items()
+    if any(is_process_fault(step.fault) for step in exp.method)
+)
+
+
+@pytest.mark.parametrize("name", PROCESS_EXPERIMENTS)
+def test_each_process_experiment_runs_on_compose(name: str, tmp_path: Path) -> None:
+    """The docker compose commands ``chaoslab run NAME --compose`` would issue, in order,
+    each accepted by Compose against docker-compose.yml."""
+    plan = dry_run(catalogue()[name], compose=True)
+    assert plan.commands, "a process fault must go through docker compose"
+    assert plan.commands[-1][4:7] == ["up", "--detach", "--no-deps"]  # it ends healed
+    for argv in plan.commands:
+        result = run_without_engine(argv, tmp_path)
         assert "Cannot connect to the Docker daemon" in result.stderr, (argv, result.stderr)
 
 
@@ -102,5 +138,5 @@ def test_the_check_itself_catches_a_bad_service_or_flag(tmp_path: Path) -> None:
 def test_bad_names_are_one_line_errors() -> None:
     with pytest.raises(StackError, match=r"no service named 'pms-simulator'; the services are"):
         control.compose_commands("kill", "pms-simulator")
-    with pytest.raises(StackError, match=r"no action named 'stop'"):
-        control.compose_commands("stop", "agent")
+    with pytest.raises(StackError, match=r"no action named 'freeze'"):
+        control.compose_commands("freeze", "agent")
