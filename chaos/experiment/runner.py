@@ -203,7 +203,7 @@ def run_experiment(
         started_at=time.time(),
         generator=_pkg,
     )
-    client = ToxiproxyClient(state.url("proxy_api"))
+    client = ToxiproxyClient(state.url("proxy_api"), run_id=run_id)
     sampler = MetricsSampler(
         agent_url, interval_s=sample_interval_s, prometheus_url=state.urls.get("prometheus")
     )

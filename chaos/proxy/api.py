@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chaos.proxy import gojson
+from chaos.proxy import chaoswindows, gojson
 from chaos.proxy.exceptions import APIError, BadRequest, Unauthorized
 from chaos.proxy.httpserver import Request, Response
 from chaos.proxy.proxies import ProxyCollection, ProxySpec
@@ -90,7 +90,7 @@ class API:
     ) -> None:
         self.collection = collection
         self.token = token
-        self.metrics_text = metrics_text or collection.metrics.render
+        self.metrics_text = metrics_text or self._metrics_text
         self._lock = asyncio.Lock()
         self._routes: list[tuple[tuple[str, ...], dict[str, RouteHandler]]] = [
             (("version",), {"GET": self.version}),
@@ -121,6 +121,10 @@ class API:
                 },
             ),
         ]
+
+    def _metrics_text(self) -> str:
+        proxies = self.collection.proxies.values()
+        return self.collection.metrics.render() + chaoswindows.render(proxies)
 
     # -- dispatch -------------------------------------------------------------------------
     def _match(self, path: str) -> tuple[dict[str, RouteHandler], Params] | None:
@@ -225,12 +229,18 @@ class API:
             fields = decode_proxy(gojson.decode_body(request.body))
         except gojson.DecodeError as exc:
             raise bad_body(exc) from None
+        run_id = chaoswindows.run_id_of(request.headers)
+        was_enabled = proxy.enabled
         await self.collection.update(
             proxy,
             listen=fields.get("listen", proxy.listen),
             upstream=fields.get("upstream", proxy.upstream),
             enabled=fields.get("enabled", proxy.enabled),
         )
+        if was_enabled and not proxy.enabled:
+            proxy.disabled_by_run = run_id
+        elif proxy.enabled:
+            proxy.disabled_by_run = ""
         return json_response(200, proxy.to_json())
 
     async def delete_proxy(self, request: Request, params: Params) -> Response:
@@ -245,6 +255,7 @@ class API:
     async def create_toxic(self, request: Request, params: Params) -> Response:
         proxy = self.collection.get(params["proxy"])
         toxic = parse_new_toxic(request.body, (t.name for t in proxy.toxics))
+        toxic.run_id = chaoswindows.run_id_of(request.headers)
         proxy.add_toxic(toxic)
         return json_response(200, toxic.to_json())
 

@@ -77,6 +77,8 @@ class Toxic:
     direction: str  # "upstream" or "downstream"
     toxicity: float
     attributes: dict[str, int] = field(default_factory=dict)
+    # The experiment run that added it (header X-Chaoslab-Run); never in the API's JSON.
+    run_id: str = field(default="", compare=False)
 
     def attr(self, name: str) -> int:
         """One attribute value (0 when the type has no such attribute)."""
