@@ -8,7 +8,6 @@ instead of editing the files, so the job names, rules and routing stay the shipp
 from __future__ import annotations
 
 import copy
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ PROMETHEUS_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 RULES_DIR = PROMETHEUS_DIR / "rules"
 RECORDING_RULES = RULES_DIR / "recording.yml"
 ALERT_RULES = RULES_DIR / "alerts.yml"
+SLO_RULES = RULES_DIR / "slo.yml"  # generated from dashboards/slos.yml (chaos.dashboards.slo)
+RULE_FILES = (RECORDING_RULES, ALERT_RULES, SLO_RULES)
 PROMTOOL_TESTS_DIR = PROMETHEUS_DIR / "tests"
 ALERTMANAGER_CONFIG = ASSETS_DIR / "alertmanager" / "alertmanager.yml"
 ALERTMANAGER_ROUTE_TESTS = ASSETS_DIR / "alertmanager" / "routes-tests.yml"
@@ -43,10 +44,10 @@ def load_yaml(path: Path) -> Any:
         raise DashboardError(f"cannot read {path}: {exc}") from exc
 
 
-def alert_rules(path: Path = ALERT_RULES) -> list[dict[str, Any]]:
-    """Every alerting rule in a rule file, in file order."""
-    doc = load_yaml(path)
-    return [rule for group in doc["groups"] for rule in group["rules"] if "alert" in rule]
+def alert_rules(path: Path | None = None) -> list[dict[str, Any]]:
+    """Every alerting rule of a rule file (default: of every rule file), in file order."""
+    docs = [load_yaml(p) for p in ((path,) if path else RULE_FILES)]
+    return [r for doc in docs for group in doc["groups"] for r in group["rules"] if "alert" in r]
 
 
 def rules_with_runbook_base(base_url: str, path: Path = ALERT_RULES) -> str:
@@ -62,7 +63,7 @@ def rules_with_runbook_base(base_url: str, path: Path = ALERT_RULES) -> str:
 def prometheus_config(
     targets: Mapping[str, str | Sequence[str]],
     *,
-    rule_files: Sequence[Path] = (RECORDING_RULES, ALERT_RULES),
+    rule_files: Sequence[Path] = RULE_FILES,
     alertmanager: str | None = "127.0.0.1:9093",
     scrape_interval: str | None = None,
     evaluation_interval: str | None = None,
@@ -111,18 +112,16 @@ def write_prometheus_config(
     """Write prometheus.yml and its rule files into ``out_dir``; return the config path."""
     rules_dir = out_dir / "rules"
     rules_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(RECORDING_RULES, rules_dir / RECORDING_RULES.name)
-    alerts_text = (
-        rules_with_runbook_base(runbook_base_url)
-        if runbook_base_url
-        else ALERT_RULES.read_text(encoding="utf-8")
-    )
-    (rules_dir / ALERT_RULES.name).write_text(alerts_text, encoding="utf-8")
-    config = prometheus_config(
-        targets,
-        rule_files=(rules_dir / RECORDING_RULES.name, rules_dir / ALERT_RULES.name),
-        **options,
-    )
+    written = []
+    for source in RULE_FILES:
+        text = (
+            rules_with_runbook_base(runbook_base_url, source)
+            if runbook_base_url
+            else source.read_text(encoding="utf-8")
+        )
+        (rules_dir / source.name).write_text(text, encoding="utf-8")
+        written.append(rules_dir / source.name)
+    config = prometheus_config(targets, rule_files=written, **options)
     path = out_dir / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path

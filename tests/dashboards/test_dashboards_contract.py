@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 from agent.metrics import AgentMetrics
-from chaos.dashboards.assets import ALERT_RULES, RECORDING_RULES
+from chaos.dashboards.assets import RULE_FILES
 from chaos.dashboards.promql import (
     annotation_queries,
     grouping_labels,
@@ -83,11 +83,11 @@ def agent_contract() -> dict[str, frozenset[str]]:
 
 
 CONTRACT = agent_contract()
-RECORDED = {q.name for q in rule_queries(RECORDING_RULES) if q.kind == "record"}
+RECORDED = {q.name for path in RULE_FILES for q in rule_queries(path) if q.kind == "record"}
 
 
 def every_expression() -> Iterator[tuple[str, str]]:
-    for path in (RECORDING_RULES, ALERT_RULES):
+    for path in RULE_FILES:
         for rule in rule_queries(path):
             yield f"{path.name}:{rule.name}", rule.expr
     for dashboard in load_dashboards():

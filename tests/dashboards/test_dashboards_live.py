@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from matplotlib.image import imread
 
-from chaos.dashboards.assets import ALERT_RULES, RECORDING_RULES
+from chaos.dashboards.assets import RULE_FILES
 from chaos.dashboards.promql import (
     annotation_queries,
     load_dashboards,
@@ -31,7 +31,7 @@ from chaos.dashboards.render import render_dashboards
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DASHBOARDS = load_dashboards()
-RULES = [*rule_queries(RECORDING_RULES), *rule_queries(ALERT_RULES)]
+RULES = [q for path in RULE_FILES for q in rule_queries(path)]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
