@@ -67,13 +67,14 @@ def prometheus_config(
     alertmanager: str | None = "127.0.0.1:9093",
     scrape_interval: str | None = None,
     evaluation_interval: str | None = None,
+    job_intervals: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The shipped Prometheus config, scraping ``targets`` (job name -> host:port).
 
     Jobs of the shipped file that ``targets`` leaves out are dropped, so a partial stack
     does not fire MonitoringTargetDown for servers it never started. Job names are part
     of the rules' contract: an unknown one is an error. ``alertmanager=None`` removes the
-    alerting section.
+    alerting section. ``job_intervals`` scrapes some jobs more often than the others.
     """
     config: dict[str, Any] = copy.deepcopy(load_yaml(PROMETHEUS_CONFIG))
     known = {job["job_name"] for job in config["scrape_configs"]}
@@ -87,6 +88,8 @@ def prometheus_config(
         addresses = targets[job["job_name"]]
         listed = [addresses] if isinstance(addresses, str) else list(addresses)
         job["static_configs"] = [{"targets": listed}]
+        if job_intervals and job["job_name"] in job_intervals:
+            job["scrape_interval"] = job["scrape_timeout"] = job_intervals[job["job_name"]]
         jobs.append(job)
     config["scrape_configs"] = jobs
     config["rule_files"] = [str(Path(p).resolve()) for p in rule_files]
@@ -107,9 +110,13 @@ def write_prometheus_config(
     targets: Mapping[str, str | Sequence[str]],
     *,
     runbook_base_url: str | None = None,
+    time_compression: int | None = None,
     **options: Any,
 ) -> Path:
-    """Write prometheus.yml and its rule files into ``out_dir``; return the config path."""
+    """Write prometheus.yml and its rule files into ``out_dir``; return the config path.
+
+    ``time_compression`` writes the lab profile's rules (``chaos.dashboards.lab``).
+    """
     rules_dir = out_dir / "rules"
     rules_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -119,6 +126,10 @@ def write_prometheus_config(
             if runbook_base_url
             else source.read_text(encoding="utf-8")
         )
+        if time_compression:
+            from chaos.dashboards.lab import lab_rules_text
+
+            text = lab_rules_text(text, time_compression)
         (rules_dir / source.name).write_text(text, encoding="utf-8")
         written.append(rules_dir / source.name)
     config = prometheus_config(targets, rule_files=written, **options)
