@@ -212,7 +212,9 @@ def alertmanager(s: StackSettings, folder: Path) -> ManagedProcess:
         "prometheus-alertmanager", "install it with: apt-get install prometheus-alertmanager"
     )
     config = folder / "alertmanager.yml"
-    sink = f"http://{s.host}:{s.ports.alert_sink}/"
+    # The sink takes notifications on /alerts: its root answers 404, and Alertmanager
+    # does not retry a 4xx, so a wrong path here silently drops every notification.
+    sink = f"http://{s.host}:{s.ports.alert_sink}/alerts"
     config.write_text(
         yaml.safe_dump(
             # Shipped routing, grouping and inhibition; timers at a 1 s floor, so that an
