@@ -121,6 +121,10 @@ class Journal:
     audit: dict[str, Any] | None = None
     figures: dict[str, Any] = field(default_factory=dict)
     generator: str = "chaos"
+    # What Prometheus, Alertmanager and the sink showed (chaos.alerting.AlertEvidence).
+    alerts: dict[str, Any] | None = None
+    # Dashboard panels over the run with the chaos windows (chaos.dashboards.snapshot).
+    panels: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -187,6 +191,8 @@ class Journal:
             "timeline": self.timeline.to_dict(),
             "audit": self.audit,
             "figures": self.figures,
+            "alerts": self.alerts,
+            "panels": self.panels,
         }
 
     @classmethod
@@ -224,6 +230,8 @@ class Journal:
                 audit=data.get("audit"),
                 figures=dict(data.get("figures") or {}),
                 generator=str(data.get("generator", "chaos")),
+                alerts=data.get("alerts"),
+                panels=list(data.get("panels") or []),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ChaosError(

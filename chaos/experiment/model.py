@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from chaos.exceptions import ExperimentError
+from chaos.experiment.alerts import AlertPlan, ensure_alerts
 from chaos.experiment.expectations import Expectation, ensure_expectation
 from chaos.faults import FAULT_TYPES, SERVICE_FAULTS, TOXIC_ATTRIBUTES, Fault
 from chaos.load.conversations import DEFAULT_MIX
@@ -80,6 +81,7 @@ class Experiment:
     tags: tuple[str, ...] = ()
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    alerts: AlertPlan | None = None  # expected and forbidden alerts (chaos.experiment.alerts)
 
     @property
     def method_s(self) -> float:
@@ -200,6 +202,7 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
             "baseline_s",
             "settle_s",
             "tags",
+            "alerts",
         },
         "experiment",
     )
@@ -291,6 +294,7 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
         tags=tuple(str(t) for t in d.get("tags", [])),
         path=path,
         raw=d,
+        alerts=ensure_alerts(d["alerts"]) if "alerts" in d else None,
     )
 
 

@@ -17,7 +17,10 @@ from typing import Any, Protocol
 import psycopg
 
 from chaos import __name__ as _pkg
+from chaos.alerting import AlertEvidence
 from chaos.exceptions import ChaosError, ExperimentAborted
+from chaos.experiment.alert_verdicts import judge_alerts
+from chaos.experiment.alerts import AlertCheck
 from chaos.experiment.expectations import AuditCheck, Evidence, evaluate
 from chaos.experiment.model import Experiment
 from chaos.experiment.probes import run_probe
@@ -209,6 +212,7 @@ def run_experiment(
     )
     traffic = _traffic(exp, state, f"exp-{run_id}", load)
     journal.load = _describe_load(traffic)
+    alert_check = AlertCheck(exp.alerts, dict(state.urls), progress) if exp.alerts else None
     samples: list[Sample] = []
     began = False
     try:
@@ -222,6 +226,9 @@ def run_experiment(
                 r.detail for r in journal.steady_state["before"] if not r.ok
             )
             return journal
+        if alert_check is not None:
+            alert_check.wait_quiet()
+            alert_check.start()
         sampler.start()
         if traffic is not None:
             progress(f"  guest load: {journal.load}")
@@ -253,8 +260,14 @@ def run_experiment(
         ] + [Rollback("verify proxy clean", not problems, "; ".join(problems))]
         client.close()
         journal.ended_at = time.time()
+        if alert_check is not None and journal.status != "completed":
+            alert_check.finish(journal.started_at, None)  # stops the watcher, no verdicts
     if journal.status != "completed":
         return journal
+    if alert_check is not None:
+        window = journal.fault_window
+        fault_start = window[0] if window else None
+        journal.alerts = alert_check.finish(journal.started_at, fault_start).to_dict()
     _conclude(exp, state, journal)
     return journal
 
@@ -284,6 +297,9 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
         run_end=journal.ended_at,
     )
     journal.verdicts = [evaluate(e, evidence) for e in exp.expectations]
+    if exp.alerts is not None and journal.alerts is not None:
+        alerts = AlertEvidence.from_dict(journal.alerts)
+        journal.verdicts += judge_alerts(exp.alerts, alerts, window[0])
     journal.figures = figures(journal, evidence)
     journal.ended_at = time.time()
     after_failed = [r.detail for r in journal.steady_state["after"] if not r.ok]
