@@ -3,7 +3,8 @@
 The agent's metrics come from the contract itself (agent.metrics.AgentMetrics). Anything
 else must be in EXTERNAL, with the labels its source really exports (read from
 prometheus-redis-exporter 1.45 and prometheus-postgres-exporter 0.11.1 as packaged in
-Debian 12, and Prometheus 2.42). Label matchers are checked too: the original system's
+Debian 12, Prometheus 2.42 and the fault proxy, whose names the test reads from the
+proxy's own module). Label matchers are checked too: the original system's
 dashboards filtered on a `status` label that never existed.
 """
 
@@ -30,11 +31,17 @@ TARGET_LABELS = frozenset({"job", "instance"})
 REDIS = "prometheus-redis-exporter 1.45"
 POSTGRES = "prometheus-postgres-exporter 0.11.1"
 PROMETHEUS = "Prometheus 2.42 (synthetic series)"
+PROXY = "the fault proxy's chaos windows (chaos.proxy.chaoswindows)"
 PG_SERVER = frozenset({"server"})
 PG_DB = frozenset({"server", "datid", "datname"})
 EXTERNAL: dict[str, tuple[str, frozenset[str]]] = {
     "up": (PROMETHEUS, frozenset()),
     "ALERTS": (PROMETHEUS, frozenset({"alertname", "alertstate", "severity"})),
+    "chaoslab_proxy_toxic_active": (
+        PROXY,
+        frozenset({"proxy", "toxic", "type", "stream", "run_id"}),
+    ),
+    "chaoslab_proxy_disabled": (PROXY, frozenset({"proxy", "run_id"})),
     "redis_up": (REDIS, frozenset()),
     "redis_memory_used_bytes": (REDIS, frozenset()),
     "redis_memory_max_bytes": (REDIS, frozenset()),
@@ -108,6 +115,14 @@ def known_labels(metric: str) -> frozenset[str] | None:
     if metric in RECORDED:
         return frozenset(recorded_labels(metric))
     return None
+
+
+def test_the_chaos_window_series_are_the_ones_the_proxy_exports() -> None:
+    from chaos.proxy import chaoswindows
+
+    assert {chaoswindows.TOXIC_ACTIVE, chaoswindows.PROXY_DISABLED} == {
+        name for name, (source, _) in EXTERNAL.items() if source == PROXY
+    }
 
 
 def test_the_contract_is_read_from_the_agent() -> None:
