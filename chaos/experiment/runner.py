@@ -301,6 +301,12 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
         alerts = AlertEvidence.from_dict(journal.alerts)
         journal.verdicts += judge_alerts(exp.alerts, alerts, window[0])
     journal.figures = figures(journal, evidence)
+    from chaos.dashboards.snapshot import capture as capture_panels  # matplotlib: import late
+
+    journal.panels = capture_panels(
+        state.urls.get("prometheus"), {f.target for f in journal.faults}, journal.started_at,
+        time.time(),
+    )  # fmt: skip
     journal.ended_at = time.time()
     after_failed = [r.detail for r in journal.steady_state["after"] if not r.ok]
     rollback_failed = [r.detail or r.action for r in journal.rollbacks if not r.ok]

@@ -29,8 +29,13 @@ PLAN = ensure_alerts(
 )
 
 
-def episode(name: str = "AgentDependencyDown", active: float = 2.0, fired: float | None = 4.0,
-            labels: dict[str, str] | None = None, last: float = 9.0) -> Episode:  # fmt: skip
+def episode(
+    name: str = "AgentDependencyDown",
+    active: float = 2.0,
+    fired: float | None = 4.0,
+    labels: dict[str, str] | None = None,
+    last: float = 9.0,
+) -> Episode:
     return Episode(
         alertname=name,
         labels=dict(PG if labels is None else labels),
@@ -40,8 +45,13 @@ def episode(name: str = "AgentDependencyDown", active: float = 2.0, fired: float
     )
 
 
-def held(name: str = "AgentDependencyDown", receiver: str = "tickets", starts: float = 4.0,
-         inhibited_by: tuple[str, ...] = (), labels: dict[str, str] | None = None) -> HeldAlert:  # fmt: skip
+def held(
+    name: str = "AgentDependencyDown",
+    receiver: str = "tickets",
+    starts: float = 4.0,
+    inhibited_by: tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
+) -> HeldAlert:
     # Alertmanager's copy carries Prometheus' external labels too.
     return HeldAlert(
         alertname=name,
@@ -55,9 +65,14 @@ def held(name: str = "AgentDependencyDown", receiver: str = "tickets", starts: f
     )
 
 
-def note(name: str = "AgentDependencyDown", receiver: str = "tickets", starts: float = 4.0,
-         at: float = 5.0, status: str = "firing", labels: dict[str, str] | None = None
-         ) -> Notification:  # fmt: skip
+def note(
+    name: str = "AgentDependencyDown",
+    receiver: str = "tickets",
+    starts: float = 4.0,
+    at: float = 5.0,
+    status: str = "firing",
+    labels: dict[str, str] | None = None,
+) -> Notification:
     return Notification(
         received_at=T0 + at,
         receiver=receiver,
