@@ -11,6 +11,7 @@ Two Prometheus servers, both scraping every second with the shipped rules loaded
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,18 @@ def test_render_every_dashboard_from_the_live_agent(agent_prometheus: Any, tmp_p
     assert sorted(p.stem for p in paths) == sorted(d["uid"] for d in DASHBOARDS)
     for path in paths:
         assert_valid_png(path)
+
+
+def test_every_panel_has_data_on_the_native_stack(stack: Any, live_agent_url: str) -> None:
+    """The lint's live half, on the stack `chaoslab up` starts (lab rules, every exporter)."""
+    from chaos.dashboards.lint import lint_live
+    from chaos.dashboards.render import PrometheusClient
+
+    deadline = time.monotonic() + 60
+    with PrometheusClient(stack.url("prometheus")) as client:
+        while True:
+            empty = [p for d in DASHBOARDS for p in lint_live(client, d, rate_interval="30s")]
+            if not empty or time.monotonic() > deadline:
+                break
+            time.sleep(2)  # rates need a few scrapes after the guest traffic
+    assert empty == []
