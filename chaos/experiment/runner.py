@@ -26,7 +26,7 @@ from chaos.experiment.model import Experiment
 from chaos.experiment.probes import run_probe
 from chaos.faults import FaultScheduler, FaultWindow, verify_clean
 from chaos.journal import Journal, ProbeResult, Rollback
-from chaos.metrics import MetricsSampler, Timeline
+from chaos.metrics import MetricsSampler, Timeline, wait_scraped
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.traffic import OpenLoad, Sample
@@ -226,6 +226,9 @@ def run_experiment(
                 r.detail for r in journal.steady_state["before"] if not r.ok
             )
             return journal
+        if state.urls.get("prometheus"):
+            # The dashboards' chaos windows and the alerts are read from Prometheus.
+            wait_scraped(state.url("prometheus"), ("agent", "proxy"))
         if alert_check is not None:
             alert_check.wait_quiet()
             alert_check.start()
@@ -261,7 +264,8 @@ def run_experiment(
         client.close()
         journal.ended_at = time.time()
         if alert_check is not None and journal.status != "completed":
-            alert_check.finish(journal.started_at, None)  # stops the watcher, no verdicts
+            # Stops the watcher; the evidence goes in the report, with no verdict.
+            journal.alerts = alert_check.finish(journal.started_at, None).to_dict()
     if journal.status != "completed":
         return journal
     if alert_check is not None:

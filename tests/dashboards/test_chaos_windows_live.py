@@ -21,6 +21,7 @@ from chaos.dashboards.windows import chaos_regions
 from chaos.experiment import run_experiment
 from chaos.experiment.model import ensure_experiment
 from chaos.journal import Journal
+from chaos.metrics import wait_scraped
 from chaos.stack.state import StackState
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
@@ -43,20 +44,10 @@ def short_run(name: str, fault: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def wait_for_proxy_scrapes(client: PrometheusClient, timeout_s: float = 30.0) -> None:
-    """A freshly started stack's Prometheus may not have scraped the proxy yet."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if client.query('count_over_time(up{job="proxy"}[10s]) >= 3'):
-            return
-        time.sleep(0.5)
-    raise AssertionError("Prometheus never scraped the proxy")
-
-
 @pytest.fixture(scope="module")
 def back_to_back(stack: StackState) -> list[Journal]:
-    with PrometheusClient(stack.url("prometheus")) as client:
-        wait_for_proxy_scrapes(client)
+    # A freshly started Prometheus takes a few seconds to apply its targets.
+    assert wait_scraped(stack.url("prometheus"), ("agent", "proxy"), timeout_s=30)
     slow = {"proxy": "postgres", "type": "latency", "attributes": {"latency": 5}}
     runs = [
         ("windows-latency-a", slow),
@@ -100,3 +91,8 @@ def test_a_dashboard_scoped_to_other_proxies_shows_none_of_the_pms_windows(
     runs = {j.run_id for j in back_to_back}
     shown = sorted(r.title for r in found if r.tags and r.tags[-1] in runs)
     assert shown == ["chaos: postgres latency", "chaos: postgres latency"]
+
+
+def test_wait_scraped_knows_the_stack_jobs_from_a_job_it_lacks(stack: StackState) -> None:
+    assert wait_scraped(stack.url("prometheus"), ("agent", "proxy", "redis"), timeout_s=30)
+    assert not wait_scraped(stack.url("prometheus"), ("agent", "no-such-job"), timeout_s=1)
