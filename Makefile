@@ -5,8 +5,11 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Parallel pytest workers; each starts its own servers (a native stack, Redis, PostgreSQL).
+TEST_WORKERS ?= 4
+FAST_MARKERS := not integration and not chaos and not notebooks and not slow
 
-.PHONY: help setup system-deps test lint format demo up down status lab load bench notebooks clean
+.PHONY: help setup system-deps test test-fast lint format demo up down status lab load bench calibrate notebooks clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,8 +24,11 @@ $(STAMP): pyproject.toml
 
 setup: system-deps $(STAMP)  ## Create the virtualenv and install everything
 
-test: setup  ## Run the whole pytest suite (starts its own servers)
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: setup  ## Run the whole pytest suite in parallel (starts its own servers)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+test-fast: setup  ## The tests that need no server (about a minute)
+	$(BIN)/pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check .
@@ -62,9 +68,16 @@ load: setup  ## Locust scenario headless on the native stack (SCENARIO=steady|st
 		--csv reports/load/$(SCENARIO) --json-file reports/load/$(SCENARIO) \
 		--html reports/load/$(SCENARIO).html
 
-bench: setup  ## Benchmark agent and proxy on the native stack; figures in reports/bench.json
+bench: setup  ## Benchmark agent and proxy on the native stack; figures in reports/*.json
 	$(BIN)/chaoslab up
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.fault_schedule
+	$(BIN)/python -m bench.guardrails
+	$(BIN)/python -m bench.killed_runner
+
+calibrate: setup  ## How often latency comparisons are wrong: 20 runs without a fault, 20 with +50 ms
+	$(BIN)/chaoslab up
+	$(BIN)/python -m bench.calibrate
 
 clean:  ## Remove the virtualenv, state and reports
 	rm -rf $(VENV) .state reports logs

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -14,15 +18,16 @@ from redis.backoff import NoBackoff
 
 from agent import __version__
 from agent.alerts import AlertService
-from agent.audit import AuditLog
+from agent.audit import AuditLog, FallbackLocked
 from agent.conversation import Orchestrator
 from agent.dedupe import Deduplicator
 from agent.dependencies import DependencyMonitor
 from agent.errors import install_error_handlers
 from agent.logging import configure_logging
-from agent.metrics import AgentMetrics
+from agent.metrics import MULTIPROC_ENV, AgentMetrics, multiprocess
 from agent.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from agent.pms import PMSClient
+from agent.pms.warmer import CacheWarmer
 from agent.pools import watch_pools
 from agent.resilience.listeners import OnOpen
 from agent.routes import admin, health, messages, metrics, whatsapp
@@ -59,6 +64,36 @@ async def _periodic(interval_s: float, fn: object, name: str) -> None:
             log.warning("periodic_task_failed", task=name, error=str(exc))
 
 
+def fallback_slot(path: Path, slot: int) -> Path:
+    """The fallback file of worker slot ``slot``: slot 0 keeps the configured name."""
+    return path if slot == 0 else path.with_name(f"{path.stem}.{slot}{path.suffix}")
+
+
+async def _start_audit(
+    settings: AgentSettings, metrics: AgentMetrics, alerts: AlertService
+) -> AuditLog:
+    """Start the audit log on the first fallback slot no other process owns.
+
+    One process owns a fallback file; with several workers each takes a free slot, and a
+    restarted worker takes over (and replays) the slot its predecessor left.
+    """
+    slots = max(1, settings.workers) * 2
+    for slot in range(slots):
+        audit_settings = settings.audit.model_copy(
+            update={"fallback_path": fallback_slot(settings.audit.fallback_path, slot)}
+        )
+        audit = AuditLog(
+            audit_settings, settings.database, metrics, on_fallback=alerts.audit_fallback_active
+        )
+        try:
+            await audit.start()
+        except FallbackLocked:
+            continue
+        audit.breaker.add_listener(OnOpen(alerts.breaker_opened))
+        return audit
+    raise FallbackLocked(f"all {slots} audit fallback slots are owned by other processes")
+
+
 def create_app(settings: AgentSettings | None = None) -> FastAPI:
     """Build the agent; services start in the lifespan, so building never touches the network."""
     settings = settings or AgentSettings()
@@ -71,12 +106,9 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
 
         pms = PMSClient(settings.pms, metrics_, redis)
         pms.breaker.add_listener(OnOpen(alerts.breaker_opened))
-        audit = AuditLog(
-            settings.audit, settings.database, metrics_, on_fallback=alerts.audit_fallback_active
-        )
-        audit.breaker.add_listener(OnOpen(alerts.breaker_opened))
+        audit = await _start_audit(settings, metrics_, alerts)
         sessions = SessionStore(redis, settings.sessions, metrics_)
-        watch_pools(metrics_, audit=audit, redis=redis)
+        sample_pools = watch_pools(metrics_, audit=audit, redis=redis)
         graph = GraphClient(settings.whatsapp)
 
         async def redis_up() -> bool:
@@ -92,37 +124,65 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         app.state.pms = pms
         app.state.sessions = sessions
         app.state.graph = graph
-        app.state.dedupe = Deduplicator(redis)
+        dedupe = Deduplicator(redis)
+        app.state.dedupe = dedupe
         app.state.dependencies = monitor
         app.state.orchestrator = Orchestrator(
-            settings, metrics_, pms=pms, sessions=sessions, audit=audit, alerts=alerts
+            settings,
+            metrics_,
+            pms=pms,
+            sessions=sessions,
+            audit=audit,
+            alerts=alerts,
+            dedupe=dedupe,
         )
-        await audit.start()
+        warmer = CacheWarmer(pms, metrics_)
+        warmer.start()
         monitor.start(settings.dependency_check_interval_s)
         cleanup = asyncio.create_task(
             _periodic(settings.sessions.cleanup_interval_s, sessions.cleanup, "session-cleanup")
         )
+        if multiprocess():
+
+            async def sample() -> None:
+                sample_pools()
+
+            sampler = asyncio.create_task(
+                _periodic(settings.dependency_check_interval_s, sample, "pool-gauges")
+            )
+            app.state.pool_sampler = sampler
         log.info("agent_started", version=__version__, environment=settings.environment)
         try:
             yield
         finally:
-            cleanup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await cleanup
+            for task in (cleanup, getattr(app.state, "pool_sampler", None)):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            await warmer.stop()
             await monitor.stop()
             await audit.stop()
             await alerts.drain()
             await alerts.aclose()
             await pms.aclose()
             await graph.aclose()
-            await redis.aclose()
+            # The pool was passed in, so closing the client alone would leave its
+            # connections open.
+            await redis.aclose(close_connection_pool=True)
+            if multiprocess():
+                from prometheus_client import multiprocess as mp
+
+                mp.mark_process_dead(os.getpid())
             log.info("agent_stopped")
 
     app = FastAPI(title="hotel-chaos-lab agent", version=__version__, lifespan=lifespan)
     app.state.metrics = metrics_
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (messages, whatsapp, health, admin, metrics):
+    # Routers are matched in this order, each a step for every request: probes and guest
+    # messages, by far the most frequent, come first.
+    for module in (health, messages, metrics, whatsapp, admin):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -133,16 +193,40 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
     return app
 
 
+def server_options(settings: AgentSettings) -> dict[str, Any]:
+    """uvicorn's settings for the agent; the bench serves its bare app with the same ones."""
+    return {"host": settings.host, "port": settings.port, "log_config": None, "access_log": False}
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (``AGENT_WORKERS`` > 1), built from the environment."""
+    settings = AgentSettings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
 def main() -> None:
-    """Run the agent with uvicorn on the configured (loopback by default) address."""
+    """Run the agent with uvicorn on the configured (loopback by default) address.
+
+    With ``AGENT_WORKERS`` > 1, uvicorn runs that many worker processes on the one port;
+    their metrics are merged through ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary
+    folder unless set; emptied at start so no dead worker's values linger).
+    """
     import uvicorn
 
     settings = AgentSettings()
     configure_logging(settings.log_level)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **server_options(settings))
+        return
+    folder = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="agent-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(folder)
     uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
+        "agent.main:worker_app",
+        factory=True,
+        workers=settings.workers,
+        **server_options(settings),
     )

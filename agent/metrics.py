@@ -2,11 +2,38 @@
 
 Every metric lives on a registry owned by the app, so tests get a fresh one and two
 apps in one process never share counters. Gauges get their value at start-up.
+
+With several worker processes (``AGENT_WORKERS``, agent/main.py) prometheus_client runs
+in multiprocess mode: each worker writes its values to ``PROMETHEUS_MULTIPROC_DIR`` and
+``/metrics`` merges them. Counters and histograms add up; each gauge names how it merges:
+a breaker counts as open when any live worker's is (max), a dependency as up only when
+every live worker reaches it (min), fallback backlogs and pool figures add up (sum).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess() -> bool:
+    """Whether this process writes its metrics for a multi-worker ``/metrics``."""
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The text ``/metrics`` serves: this registry, or every worker's values merged."""
+    if not multiprocess():
+        return generate_latest(registry)
+    from prometheus_client import multiprocess as mp
+
+    merged = CollectorRegistry()
+    mp.MultiProcessCollector(merged)
+    return generate_latest(merged)
+
 
 BREAKERS = ("pms", "audit", "nlp")
 DEPENDENCIES = ("redis", "postgres", "pms")
@@ -36,12 +63,14 @@ class AgentMetrics:
         self.audit_breaker_state = Gauge(
             "audit_circuit_breaker_state",
             "Audit breaker state (0 closed, 1 open, 2 half-open).",
+            multiprocess_mode="livemax",
             registry=r,
         )
         self.breaker_state = Gauge(
             "circuit_breaker_state",
             "Breaker state (0 closed, 1 open, 2 half-open).",
             ["breaker"],
+            multiprocess_mode="livemax",
             registry=r,
         )
         self.breaker_transitions = Counter(
@@ -67,6 +96,13 @@ class AgentMetrics:
             "Stale PMS answers served while the PMS was unavailable.",
             registry=r,
         )
+        self.pms_cache_refreshes = Counter(
+            "pms_cache_refreshes_total",
+            "PMS cache entries fetched ahead by the warmer (fetched), and warm rounds a "
+            "PMS failure stopped (failed).",
+            ["outcome"],
+            registry=r,
+        )
         self.pms_latency = Histogram(
             "pms_api_latency_seconds",
             "PMS API call latency, one observation per HTTP attempt.",
@@ -77,9 +113,17 @@ class AgentMetrics:
         self.audit_events = Counter(
             "audit_events_total", "Audit events by where they went.", ["outcome"], registry=r
         )
+        self.audit_write_failures = Counter(
+            "audit_write_failures_total",
+            "Direct audit writes that failed, by reason: timeout (the write budget ran out) "
+            "or error (PostgreSQL refused or the connection broke).",
+            ["reason"],
+            registry=r,
+        )
         self.audit_fallback_pending = Gauge(
             "audit_fallback_pending",
             "Audit events in the fallback file not yet replayed.",
+            multiprocess_mode="livesum",
             registry=r,
         )
         self.alerts_sent = Counter(
@@ -115,6 +159,7 @@ class AgentMetrics:
             "dependency_up",
             "1 when the dependency answered its last check.",
             ["dependency"],
+            multiprocess_mode="livemin",
             registry=r,
         )
         # Pool figures are read from the pools when /metrics is scraped (agent/pools.py);
@@ -123,25 +168,35 @@ class AgentMetrics:
             "db_pool_connections",
             "PostgreSQL pool connections: in_use (lent out or opening) and available (idle).",
             ["pool", "state"],
+            multiprocess_mode="livesum",
             registry=r,
         )
         self.db_pool_max_connections = Gauge(
-            "db_pool_max_connections", "PostgreSQL pool size limit.", ["pool"], registry=r
+            "db_pool_max_connections",
+            "PostgreSQL pool size limit.",
+            ["pool"],
+            multiprocess_mode="livesum",
+            registry=r,
         )
         self.db_pool_requests_waiting = Gauge(
             "db_pool_requests_waiting",
             "Callers queued for a PostgreSQL pool connection right now.",
             ["pool"],
+            multiprocess_mode="livesum",
             registry=r,
         )
         self.redis_pool_connections = Gauge(
             "redis_pool_connections",
             "Redis pool connections: in_use (checked out) and available (idle).",
             ["state"],
+            multiprocess_mode="livesum",
             registry=r,
         )
         self.redis_pool_max_connections = Gauge(
-            "redis_pool_max_connections", "Redis pool size limit.", registry=r
+            "redis_pool_max_connections",
+            "Redis pool size limit.",
+            multiprocess_mode="livesum",
+            registry=r,
         )
         self._initialise()
 
@@ -155,8 +210,12 @@ class AgentMetrics:
         for kind in CACHE_KINDS:
             self.pms_cache_hits.labels(kind=kind)
             self.pms_cache_misses.labels(kind=kind)
+        for outcome in ("fetched", "failed"):
+            self.pms_cache_refreshes.labels(outcome=outcome)
         for outcome in ("written", "fallback", "replayed"):
             self.audit_events.labels(outcome=outcome)
+        for reason in ("timeout", "error"):
+            self.audit_write_failures.labels(reason=reason)
         for outcome in ("sent", "suppressed", "failed"):
             self.alerts_sent.labels(outcome=outcome)
         for pool in DB_POOLS:

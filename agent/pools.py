@@ -14,12 +14,13 @@ idle; ``redis_pool_max_connections`` is the limit at which callers start to queu
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from agent.audit import AuditLog
 from agent.audit.store import PgStore
-from agent.metrics import AgentMetrics
+from agent.metrics import AgentMetrics, multiprocess
 
 
 def db_pool_stats(audit: AuditLog) -> dict[str, int]:
@@ -53,30 +54,48 @@ def redis_pool_counts(redis: aioredis.Redis) -> tuple[int, int, int]:
     return in_use, available, int(getattr(pool, "max_connections", 0) or 0)
 
 
-def watch_pools(metrics: AgentMetrics, *, audit: AuditLog, redis: aioredis.Redis) -> None:
-    """Bind the pool gauges to the audit pool and the Redis client's pool."""
+def watch_pools(
+    metrics: AgentMetrics, *, audit: AuditLog, redis: aioredis.Redis
+) -> Callable[[], None]:
+    """Bind the pool gauges to the audit pool and the Redis client's pool.
+
+    Returns a function that copies the figures into the gauges now: in multiprocess mode
+    (several workers) a gauge exports only stored values, so the caller runs it
+    periodically; in a single process the gauges read the pools at scrape time.
+    """
     name = "audit"  # PgStore names its psycopg pool "audit"
 
     def db(field: Callable[[dict[str, int]], int]) -> Callable[[], float]:
         return lambda: float(field(db_pool_stats(audit)))
 
     conns = metrics.db_pool_connections
-    conns.labels(pool=name, state="available").set_function(
-        db(lambda s: s.get("pool_available", 0))
-    )
-    conns.labels(pool=name, state="in_use").set_function(
-        db(lambda s: max(0, s.get("pool_size", 0) - s.get("pool_available", 0)))
-    )
-    metrics.db_pool_max_connections.labels(pool=name).set_function(
-        db(lambda s: s.get("pool_max", 0))
-    )
-    metrics.db_pool_requests_waiting.labels(pool=name).set_function(
-        db(lambda s: s.get("requests_waiting", 0))
-    )
-    metrics.redis_pool_connections.labels(state="in_use").set_function(
-        lambda: float(redis_pool_counts(redis)[0])
-    )
-    metrics.redis_pool_connections.labels(state="available").set_function(
-        lambda: float(redis_pool_counts(redis)[1])
-    )
-    metrics.redis_pool_max_connections.set_function(lambda: float(redis_pool_counts(redis)[2]))
+    bindings: list[tuple[Any, Callable[[], float]]] = [
+        (conns.labels(pool=name, state="available"), db(lambda s: s.get("pool_available", 0))),
+        (
+            conns.labels(pool=name, state="in_use"),
+            db(lambda s: max(0, s.get("pool_size", 0) - s.get("pool_available", 0))),
+        ),
+        (metrics.db_pool_max_connections.labels(pool=name), db(lambda s: s.get("pool_max", 0))),
+        (
+            metrics.db_pool_requests_waiting.labels(pool=name),
+            db(lambda s: s.get("requests_waiting", 0)),
+        ),
+        (
+            metrics.redis_pool_connections.labels(state="in_use"),
+            lambda: float(redis_pool_counts(redis)[0]),
+        ),
+        (
+            metrics.redis_pool_connections.labels(state="available"),
+            lambda: float(redis_pool_counts(redis)[1]),
+        ),
+        (metrics.redis_pool_max_connections, lambda: float(redis_pool_counts(redis)[2])),
+    ]
+
+    def refresh() -> None:
+        for gauge, read in bindings:
+            gauge.set(read())
+
+    if not multiprocess():
+        for gauge, read in bindings:
+            gauge.set_function(read)
+    return refresh

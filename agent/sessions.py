@@ -3,15 +3,20 @@
 A session is one JSON value per guest (``session:{channel}:{guest_id}``) that expires
 after ``ttl_s`` of silence. An index sorted set records when each session was last seen
 so the periodic cleanup can drop index entries whose session has expired.
+
+A message costs two Redis round trips: ``load`` reads the session together with any
+other keys the caller names (the dedupe entry, cached PMS answers) in one MGET, and
+``save`` writes the session, its index entry and any other values the caller adds
+(the dedupe entry) in one MULTI/EXEC.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -19,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from agent import codec
 from agent.exceptions import SessionStoreUnavailable
 from agent.metrics import AgentMetrics
 from agent.resilience.retry import RetryPolicy, Sleep
@@ -45,6 +51,21 @@ class Session:
     context: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The session as JSON values; shallow (``dataclasses.asdict`` deep-copies the history)."""
+        return {
+            "guest_id": self.guest_id,
+            "channel": self.channel,
+            "session_id": self.session_id,
+            "language": self.language,
+            "history": self.history,
+            "pending": self.pending,
+            "clarifications": self.clarifications,
+            "context": self.context,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
     def remember(self, role: str, text: str, limit: int, intent: str | None = None) -> None:
         """Append a turn to the history, keeping the newest ``limit`` turns."""
@@ -80,29 +101,41 @@ class SessionStore:
 
     async def load(self, guest_id: str, channel: str) -> Session:
         """The guest's session, a new one when none exists; raises when Redis fails."""
+        session, _ = await self.load_with(guest_id, channel)
+        return session
+
+    async def load_with(
+        self, guest_id: str, channel: str, also: Sequence[str] = ()
+    ) -> tuple[Session, list[Any]]:
+        """The session and the raw values of the keys ``also``, in one round trip (MGET)."""
         try:
-            raw = await self._redis.get(session_key(channel, guest_id))
+            raws = await self._redis.mget([session_key(channel, guest_id), *also])
         except RedisError as exc:
             raise SessionStoreUnavailable(f"session load failed: {exc}") from exc
+        raw = raws[0]
         if raw is None:
-            return Session(guest_id=guest_id, channel=channel)
-        data = json.loads(raw)
-        return Session(**data)
+            return Session(guest_id=guest_id, channel=channel), list(raws[1:])
+        return Session(**codec.loads(raw)), list(raws[1:])
 
-    async def save(self, session: Session) -> None:
-        """Persist the session with its TTL, retrying transient Redis errors."""
+    async def save(self, session: Session, also: Sequence[tuple[str, bytes, int]] = ()) -> None:
+        """Persist the session with its TTL, plus ``also`` (key, value, TTL) in the same
+        transaction, retrying transient Redis errors."""
         session.updated_at = time.time()
-        payload = json.dumps(asdict(session), ensure_ascii=False)
+        payload = codec.dumps(session.to_dict())
         key = session_key(session.channel, session.guest_id)
         try:
-            await self._save_policy.call(self._write, key, payload, session.updated_at)
+            await self._save_policy.call(self._write, key, payload, session.updated_at, also)
         except RedisError as exc:
             raise SessionStoreUnavailable(f"session save failed: {exc}") from exc
 
-    async def _write(self, key: str, payload: str, seen_at: float) -> None:
+    async def _write(
+        self, key: str, payload: bytes, seen_at: float, also: Sequence[tuple[str, bytes, int]]
+    ) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(key, payload, ex=self._settings.ttl_s)
             pipe.zadd(INDEX_KEY, {key: seen_at})
+            for other, value, ttl_s in also:
+                pipe.set(other, value, ex=ttl_s)
             await pipe.execute()
 
     async def cleanup(self, now: float | None = None) -> int:

@@ -37,6 +37,13 @@ class PMSSettings(BaseModel):
     cache_availability_ttl_s: int = Field(300, ge=1)
     cache_stale_ttl_s: int = Field(86_400, ge=1)
     cache_room_types_ttl_s: int = Field(3600, ge=1)
+    # The warmer keeps per-night availability fresh for this many nights from today
+    # (0 turns it off), checking every interval and refreshing entries older than
+    # ``cache_refresh_ahead`` of their TTL, so guests' lookups find them fresh.
+    cache_warm_days: int = Field(90, ge=0, le=365)
+    cache_refresh_interval_s: float = Field(10.0, gt=0)
+    cache_refresh_ahead: float = Field(0.5, gt=0, le=1)
+    cache_compose_max_nights: int = Field(14, ge=1, le=30)
 
 
 class RedisSettings(BaseModel):
@@ -123,6 +130,9 @@ class AgentSettings(BaseSettings):
     admin_token: SecretStr = SecretStr("")
     request_max_bytes: int = Field(64 * 1024, ge=1)
     dependency_check_interval_s: float = Field(5.0, gt=0)
+    # uvicorn worker processes on the one port (production); each owns an audit fallback
+    # slot and metrics merge across them (agent/main.py). The lab stack runs one.
+    workers: int = Field(1, ge=1, le=32)
 
     redis: RedisSettings = RedisSettings()
     sessions: SessionSettings = SessionSettings()

@@ -20,6 +20,20 @@ from chaos.exceptions import ChaosError
 from chaos.inspect.command import add_parsers as add_inspect_parsers
 
 Handler = Callable[[argparse.Namespace], int]
+# Third-party modules a command may need that the agent alone does not install, by extra.
+EXTRAS = {
+    "yaml": "harness",
+    "numpy": "harness",
+    "pandas": "harness",
+    "matplotlib": "harness",
+    "scipy": "harness",
+    "locust": "lab",
+    "gevent": "lab",
+    "papermill": "lab",
+    "nbclient": "lab",
+    "nbformat": "lab",
+    "prometheus_api_client": "lab",
+}
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -276,6 +290,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line: the first line of the error names the cause and where its log is.
         print(
             f"chaoslab: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            file=sys.stderr,
+        )
+        return 2
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"chaoslab: {args.command} needs the {extra} extra "
+            f"(pip install 'hotel-chaos-lab[{extra}]'): no module named {exc.name!r}",
             file=sys.stderr,
         )
         return 2

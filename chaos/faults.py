@@ -21,6 +21,7 @@ import psycopg
 
 from chaos.exceptions import ChaosError, ToxiproxyError
 from chaos.journal import FaultRecord
+from chaos.lease import Lease
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 
@@ -35,6 +36,9 @@ TOXIC_ATTRIBUTES: dict[str, dict[str, int]] = {
     "limit_data": {"bytes": 0},
 }
 FAULT_TYPES = (*TOXIC_ATTRIBUTES, "down")
+# How long past its planned end a fault may last if the runner dies mid-window (our proxy
+# expires it; ``chaos.lease`` covers a proxy that does not).
+EXPIRY_MARGIN_S = 10.0
 #: Faults on a service of the stack rather than on a proxy, and the services they apply to.
 SERVICE_FAULTS: dict[str, tuple[str, ...]] = {"disconnect": ("postgres",)}
 
@@ -80,11 +84,13 @@ def disconnect_postgres(dsn: str) -> int:
 
 @contextlib.contextmanager
 def inject(
-    client: ToxiproxyClient, fault: Fault, stack: StackState | None = None
+    client: ToxiproxyClient, fault: Fault, stack: StackState | None = None, ttl_ms: int = 0
 ) -> Iterator[list[str]]:
     """Apply ``fault`` for the duration of the block; yields the toxic names it added.
 
     A service fault needs the ``stack`` it runs on; ``disconnect`` acts once, at the start.
+    With ``ttl_ms`` a proxy fault also expires on its own should the block never end
+    (our proxy honours it; Toxiproxy ignores it).
     """
     added: list[str] = []
     if fault.service:
@@ -97,7 +103,7 @@ def inject(
         yield added
         return
     if fault.type == "down":
-        client.set_enabled(fault.proxy, False)
+        client.set_enabled(fault.proxy, False, ttl_ms=ttl_ms)
         try:
             yield added
         finally:
@@ -111,6 +117,7 @@ def inject(
         stream=fault.stream,
         toxicity=fault.toxicity,
         attributes=dict(fault.attributes),
+        ttl_ms=ttl_ms,
     )
     added.append(name)
     try:
@@ -220,9 +227,11 @@ class FaultScheduler:
         clock: Callable[[], float] = time.time,
         log: Callable[[str], None] = lambda _: None,
         stack: StackState | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._client = client
         self._stack = stack
+        self._lease = lease
         self._windows = list(windows)
         self._clock = clock
         self._log = log
@@ -311,7 +320,10 @@ class FaultScheduler:
         self.records.append(record)
         stack = contextlib.ExitStack()
         try:
-            record.toxics = list(stack.enter_context(inject(self._client, w.fault, self._stack)))
+            # A fault outlives its window by EXPIRY_MARGIN_S at most, should we die.
+            ttl_ms = int((w.end_s - w.start_s + EXPIRY_MARGIN_S) * 1000)
+            faulted = stack.enter_context(inject(self._client, w.fault, self._stack, ttl_ms))
+            record.toxics = list(faulted)
         except ChaosError as exc:
             record.error = str(exc)
             self._done.add(i)
@@ -319,6 +331,11 @@ class FaultScheduler:
             return
         record.started_at = self._clock()
         self._active[i] = stack
+        if self._lease is not None and not w.fault.service:
+            for name in record.toxics:
+                self._lease.hold_toxic(w.fault.proxy, name)
+            if w.fault.type == "down":
+                self._lease.hold_disabled(w.fault.proxy)
         self._say(f"fault start +{record.started_at - self.started_at:.1f} s: {record.fault}")
 
     def _end(self, i: int) -> None:
@@ -332,7 +349,10 @@ class FaultScheduler:
             record.error = f"restore failed: {exc}"
             self._say(f"fault restore FAILED: {record.fault}: {exc}")
         record.ended_at = self._clock()
-        problem = removal_problem(self._client, self._windows[i].fault, record.toxics)
+        fault = self._windows[i].fault
+        if self._lease is not None and not fault.service:
+            self._lease.release(fault.proxy, record.toxics, fault.type == "down")
+        problem = removal_problem(self._client, fault, record.toxics)
         record.removed_ok = not problem and not record.error
         record.removal_detail = problem or record.error or "gone from the proxy"
         self._say(f"fault end   +{record.ended_at - self.started_at:.1f} s: {record.fault}")

@@ -119,6 +119,7 @@ class Journal:
     samples: list[Sample] = field(default_factory=list)
     timeline: Timeline = field(default_factory=Timeline)
     audit: dict[str, Any] | None = None
+    abort: dict[str, Any] | None = None  # the guardrail that stopped the run, if one did
     figures: dict[str, Any] = field(default_factory=dict)
     generator: str = "chaos"
     # What Prometheus, Alertmanager and the sink showed (chaos.alerting.AlertEvidence).
@@ -190,6 +191,7 @@ class Journal:
             },
             "timeline": self.timeline.to_dict(),
             "audit": self.audit,
+            "abort": self.abort,
             "figures": self.figures,
             "alerts": self.alerts,
             "panels": self.panels,
@@ -228,6 +230,7 @@ class Journal:
                 samples=samples,
                 timeline=Timeline.from_dict(data.get("timeline") or {}),
                 audit=data.get("audit"),
+                abort=data.get("abort"),
                 figures=dict(data.get("figures") or {}),
                 generator=str(data.get("generator", "chaos")),
                 alerts=data.get("alerts"),

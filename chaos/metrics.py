@@ -377,6 +377,7 @@ WATCHED = frozenset(
         "retry_attempts_total",
         "session_save_retries_total",
         "audit_fallback_writes_total",
+        "audit_write_failures_total",
         "audit_fallback_pending",
         "audit_events_total",
         "pms_cache_hits_total",

@@ -133,8 +133,13 @@ class ToxiproxyClient:
         result = self._call("POST", "/populate", proxies) or {}
         return [Proxy.from_json(p) for p in result.get("proxies") or []]
 
-    def set_enabled(self, name: str, enabled: bool) -> Proxy:
-        return Proxy.from_json(self._call("POST", f"/proxies/{name}", {"enabled": enabled}))
+    def set_enabled(self, name: str, enabled: bool, ttl_ms: int = 0) -> Proxy:
+        """Enable or disable a proxy; ``ttl_ms`` makes a disabled one come back on its own
+        (an extension of our proxy; Toxiproxy ignores it)."""
+        body: dict[str, Any] = {"enabled": enabled}
+        if ttl_ms:
+            body["ttl_ms"] = ttl_ms
+        return Proxy.from_json(self._call("POST", f"/proxies/{name}", body))
 
     def delete_proxy(self, name: str) -> None:
         self._call("DELETE", f"/proxies/{name}")
@@ -151,14 +156,18 @@ class ToxiproxyClient:
         stream: str = "downstream",
         toxicity: float = 1.0,
         attributes: dict[str, int] | None = None,
+        ttl_ms: int = 0,
     ) -> Toxic:
-        body = {
+        """Add a toxic; ``ttl_ms`` makes it remove itself (our proxy; Toxiproxy ignores it)."""
+        body: dict[str, Any] = {
             "name": name,
             "type": type,
             "stream": stream,
             "toxicity": toxicity,
             "attributes": attributes or {},
         }
+        if ttl_ms:
+            body["ttl_ms"] = ttl_ms
         return Toxic.from_json(self._call("POST", f"/proxies/{proxy}/toxics", body))
 
     def update_toxic(

@@ -190,6 +190,7 @@ class OpenLoad:
     _ready: threading.Event = field(default_factory=threading.Event)
     _mono0: float = 0.0
     _epoch0: float = 0.0
+    _waiting: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.rate_per_s <= 0 or self.guests < 1:
@@ -213,7 +214,22 @@ class OpenLoad:
                 guest = f"{self.guest_prefix}-{n % self.guests}"
                 yield Message("api", guest, turn.text, turn.label, uuid.uuid4().hex)
 
+    def live_samples(self) -> list[Sample]:
+        """The samples so far (while the load runs)."""
+        return list(self.samples)
+
+    def waiting(self) -> list[float]:
+        """Intended send times of the messages still waiting for an answer."""
+        return list(self._waiting.values())
+
     async def _send(self, client: httpx.AsyncClient, msg: Message, intended: float) -> None:
+        self._waiting[msg.message_id] = intended
+        try:
+            await self._exchange(client, msg, intended)
+        finally:
+            self._waiting.pop(msg.message_id, None)
+
+    async def _exchange(self, client: httpx.AsyncClient, msg: Message, intended: float) -> None:
         sent = self._now()
         status, degraded, intent, error = 0, None, msg.label, ""
         try:

@@ -19,6 +19,18 @@ from chaos.stack import processes
 from chaos.stack.state import StackState
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each parallel worker its own slice of ports, so two workers never pick one port
+    in the moment between checking it is free and binding it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker.startswith("gw") and count > 1:
+        low, high = 10_000, 32_000
+        size = (high - low) // count
+        start = low + int(worker[2:]) * size
+        os.environ["CHAOSLAB_PORT_RANGE"] = f"{start}-{start + size}"
+
+
 @dataclass(frozen=True)
 class RedisInfo:
     host: str

@@ -177,9 +177,13 @@ class AuditLog:
             try:
                 await guarded(self.breaker, self._write_one, event)
             except Exception as exc:  # any failure sends the event to the file
+                # A slow database and a broken one call for different fixes: say which.
+                reason = "timeout" if isinstance(exc, TimeoutError) else "error"
+                self._metrics.audit_write_failures.labels(reason=reason).inc()
                 log.warning(
                     "audit_write_failed",
                     error=type(exc).__name__,
+                    reason=reason,
                     breaker=self.breaker.current_state,
                 )
             else:

@@ -81,6 +81,9 @@ class PgStore:
             # grown through a long outage.
             reconnect_timeout=max(1.0, s.connect_timeout_s),
             kwargs={
+                # A single INSERT commits by itself: one round trip, no BEGIN and COMMIT.
+                # Multi-statement work opens its own ``conn.transaction()``.
+                "autocommit": True,
                 "connect_timeout": max(1, math.ceil(s.connect_timeout_s)),
                 "options": f"-c statement_timeout={s.statement_timeout_ms} -c TimeZone=UTC",
                 "application_name": "hotel-agent-audit",

@@ -1,7 +1,13 @@
-"""The message pipeline: session -> NLP -> business rules -> intent flow -> audit -> reply.
+"""The message pipeline: NLP -> session -> business rules -> intent flow -> audit -> reply.
 
 Dependency failures never escape as errors: the guest gets an answer marked ``degraded``.
 Every audit event is durable (PostgreSQL or the fallback file) before the reply returns.
+
+Round trips of a message whose PMS answers are cached: one Redis MGET reads the session,
+the dedupe entry and the cache entries the message's dates need (so NLP runs first, with
+the conversation's language applied afterwards when the text has no language of its
+own); then the audit INSERT (one PostgreSQL round trip) and one Redis MULTI/EXEC (the
+session, its index entry and the dedupe entry) run concurrently.
 """
 
 from __future__ import annotations
@@ -18,13 +24,16 @@ import structlog
 
 from agent.alerts import guest_alert_key
 from agent.audit import AuditEvent, new_event
+from agent.audit.events import event_from_dict
 from agent.conversation.business_hours import is_business_hours
 from agent.conversation.flows import Flows, Turn
 from agent.conversation.templates import render
+from agent.dedupe import Deduplicator
 from agent.exceptions import SessionStoreUnavailable
 from agent.metrics import AgentMetrics
-from agent.nlp import Analysis, analyze, detect_language
+from agent.nlp import Analysis, analyze, signalled_language
 from agent.pms import PMSClient
+from agent.pms.nights import PREFETCHED
 from agent.sessions import Session, SessionStore
 from agent.settings import AgentSettings
 
@@ -68,8 +77,28 @@ class Reply:
     escalated: bool = False
     booking_id: str | None = None
     audit: list[str] = field(default_factory=list)
+    # The stored answer when the message id was answered before (nothing was redone).
+    earlier: dict[str, Any] | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.earlier is not None
+
+    @classmethod
+    def repeat(cls, earlier: dict[str, Any]) -> Reply:
+        return cls(
+            text=str(earlier.get("reply", "")),
+            intent=str(earlier.get("intent", "")),
+            confidence=float(earlier.get("confidence", 0.0)),
+            language=str(earlier.get("language", "")),
+            degraded=bool(earlier.get("degraded", False)),
+            session_id=str(earlier.get("session_id", "")),
+            earlier=earlier,
+        )
 
     def as_dict(self) -> dict[str, Any]:
+        if self.earlier is not None:
+            return dict(self.earlier)
         return {
             "reply": self.text,
             "intent": self.intent,
@@ -94,9 +123,13 @@ class Orchestrator:
         sessions: SessionStore,
         audit: AuditSink,
         alerts: AlertSink,
+        dedupe: Deduplicator | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
+        self._pms = pms
+        self._dedupe = dedupe
+        self._tz = ZoneInfo(settings.hotel.timezone)
         self._metrics = metrics
         self._sessions = sessions
         self._audit = audit
@@ -104,25 +137,52 @@ class Orchestrator:
         self._now = now
         self._flows = Flows(settings, pms)
 
-    async def handle(self, msg: InboundMessage) -> Reply:
-        """Answer ``msg``; never raises for a dependency failure."""
+    async def handle(self, msg: InboundMessage, *, remember: bool = True) -> Reply:
+        """Answer ``msg``; never raises for a dependency failure.
+
+        With a message id, a repeat gets the earlier answer (``Reply.duplicate``) and a new
+        message's answer is stored for repeats, in the session's transaction unless
+        ``remember`` is False (the caller then stores it, after delivering the reply).
+        """
         started = time.perf_counter()
+        dedupe = self._dedupe if msg.message_id else None
+        if dedupe is not None and msg.message_id:
+            local = dedupe.local(msg.channel, msg.message_id)
+            if local is not None:
+                return Reply.repeat(local)
+        now = self._now()
+        today = now.astimezone(self._tz).date()
+        # NLP before the session: its dates name the cache entries read with the session.
+        own_language = msg.language or signalled_language(msg.text)
+        analysis = analyze(msg.text, today=today, language=own_language or "es")
+        ent = analysis.entities
+        cache_keys = self._pms.lookup_keys(ent.check_in, ent.check_out) if ent.check_in else []
+        dedupe_key = dedupe.key(msg.channel, msg.message_id) if dedupe and msg.message_id else None
+        also = [dedupe_key, *cache_keys] if dedupe_key else cache_keys
         degraded = False
         try:
-            session = await self._sessions.load(msg.guest_id, msg.channel)
+            session, raws = await self._sessions.load_with(msg.guest_id, msg.channel, also)
         except SessionStoreUnavailable as exc:
             log.warning("session_load_failed", error=str(exc))
             session = Session(guest_id=msg.guest_id, channel=msg.channel)
-            degraded = True
-
-        now = self._now()
-        today = now.astimezone(ZoneInfo(self._settings.hotel.timezone)).date()
+            raws, degraded = [], True
+        if dedupe_key and raws:
+            earlier = Deduplicator.decode(raws[0])
+            raws = raws[1:]
+            if earlier is not None:
+                await self._record_again(earlier.events)
+                return Reply.repeat(earlier.reply)
         # Short texts ("ok", "2") carry no language signal: keep the conversation's.
-        language = msg.language or detect_language(msg.text, default=session.language or "es")
-        analysis = analyze(msg.text, today=today, language=language)
+        language = own_language or session.language or "es"
+        if language != analysis.language:
+            analysis = analyze(msg.text, today=today, language=language)
         session.language = analysis.language
 
-        turn = await self._route(session, analysis, msg, now)
+        prefetched = PREFETCHED.set(dict(zip(cache_keys, raws, strict=True)) if raws else None)
+        try:
+            turn = await self._route(session, analysis, msg, now)
+        finally:
+            PREFETCHED.reset(prefetched)
         degraded = degraded or turn.degraded
 
         events = [
@@ -151,34 +211,7 @@ class Orchestrator:
                 for kind, payload in turn.events
             ],
         ]
-        # Concurrent, so a reply waits at most one write budget however many events it made.
-        outcomes = await asyncio.gather(
-            *(self._audit.record(e) for e in events), return_exceptions=True
-        )
-        audit_ids = []
-        for event, outcome in zip(events, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                # PostgreSQL and the fallback file both failed: this log line is the last
-                # copy of the event, so it carries the whole event.
-                log.error("audit_event_lost", audit_event=event.to_dict(), error=str(outcome))
-                degraded = True
-            else:
-                audit_ids.append(event.event_id)
-
-        session.remember("guest", msg.text, self._settings.sessions.history_max, analysis.intent)
-        session.remember("agent", turn.text, self._settings.sessions.history_max, turn.intent)
-        try:
-            await self._sessions.save(session)
-        except SessionStoreUnavailable as exc:
-            log.warning("session_save_failed", error=str(exc))
-            degraded = True
-
-        status = "escalated" if turn.escalated else ("degraded" if degraded else "ok")
-        self._metrics.orchestrator_messages.labels(intent=turn.intent, status=status).inc()
-        self._metrics.orchestrator_latency.labels(intent=turn.intent).observe(
-            time.perf_counter() - started
-        )
-        return Reply(
+        reply = Reply(
             text=turn.text,
             intent=turn.intent,
             confidence=analysis.confidence,
@@ -187,8 +220,58 @@ class Orchestrator:
             session_id=session.session_id,
             escalated=turn.escalated,
             booking_id=turn.booking_id,
-            audit=audit_ids,
         )
+        session.remember("guest", msg.text, self._settings.sessions.history_max, analysis.intent)
+        session.remember("agent", turn.text, self._settings.sessions.history_max, turn.intent)
+        stored: list[tuple[str, bytes, int]] = []
+        if dedupe is not None and dedupe_key and remember:
+            entry = dedupe.encode(reply.as_dict(), [e.to_dict() for e in events])
+            stored.append((dedupe_key, entry, dedupe.ttl_s))
+        # Concurrent: the audit writes (each within its own budget) and the session save.
+        outcomes, saved = await asyncio.gather(
+            asyncio.gather(*(self._audit.record(e) for e in events), return_exceptions=True),
+            self._save(session, stored),
+        )
+        lost = False
+        for event, outcome in zip(events, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                # PostgreSQL and the fallback file both failed: this log line is the last
+                # copy of the event, so it carries the whole event.
+                log.error("audit_event_lost", audit_event=event.to_dict(), error=str(outcome))
+                lost = True
+            else:
+                reply.audit.append(event.event_id)
+        reply.degraded = degraded or lost or not saved
+        if dedupe is not None and msg.message_id and remember:
+            if lost and saved:
+                await dedupe.remember(msg.channel, msg.message_id, reply.as_dict())
+            else:
+                dedupe.remember_local(msg.channel, msg.message_id, reply.as_dict())
+
+        status = "escalated" if turn.escalated else ("degraded" if reply.degraded else "ok")
+        self._metrics.orchestrator_messages.labels(intent=turn.intent, status=status).inc()
+        self._metrics.orchestrator_latency.labels(intent=turn.intent).observe(
+            time.perf_counter() - started
+        )
+        return reply
+
+    async def _save(self, session: Session, also: list[tuple[str, bytes, int]]) -> bool:
+        try:
+            await self._sessions.save(session, also)
+        except SessionStoreUnavailable as exc:
+            log.warning("session_save_failed", error=str(exc))
+            return False
+        return True
+
+    async def _record_again(self, events: list[dict[str, Any]]) -> None:
+        """Make a repeat's audit events durable (idempotent): its first run may have died
+        after storing the dedupe entry but before the events were durable."""
+        outcomes = await asyncio.gather(
+            *(self._audit.record(event_from_dict(e)) for e in events), return_exceptions=True
+        )
+        for data, outcome in zip(events, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error("audit_event_lost", audit_event=data, error=str(outcome))
 
     async def _route(
         self, session: Session, analysis: Analysis, msg: InboundMessage, now: datetime

@@ -9,7 +9,15 @@ from __future__ import annotations
 from agent.nlp.dates import parse_dates
 from agent.nlp.engine import analyze
 from agent.nlp.intents import INTENTS
-from agent.nlp.language import detect_language
+from agent.nlp.language import detect_language, signalled_language
 from agent.nlp.models import Analysis, Entities
 
-__all__ = ["INTENTS", "Analysis", "Entities", "analyze", "detect_language", "parse_dates"]
+__all__ = [
+    "INTENTS",
+    "Analysis",
+    "Entities",
+    "analyze",
+    "detect_language",
+    "parse_dates",
+    "signalled_language",
+]

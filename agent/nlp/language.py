@@ -51,11 +51,19 @@ _SPANISH_CHARS = frozenset("ñÑ¿¡áéíóúÁÉÍÓÚ")
 
 def detect_language(text: str, default: str = "es") -> str:
     """Return "es" or "en" from marker-word counts; ``default`` when there is no clear signal."""
+    found = signalled_language(text)
+    if found is None:
+        return default if default in SUPPORTED else "es"
+    return found
+
+
+def signalled_language(text: str) -> str | None:
+    """ "es" or "en" when the marker words say so clearly, else None."""
     words = token_text(fold(text)).split()
     scores = {lang: sum(1 for w in words if w in markers) for lang, markers in _MARKERS.items()}
     scores["es"] += 2 * sum(1 for ch in text[:4096] if ch in _SPANISH_CHARS)
     best = max(SUPPORTED, key=lambda lang: scores[lang])
     others = [scores[lang] for lang in SUPPORTED if lang != best]
     if scores[best] == 0 or scores[best] in others:
-        return default if default in SUPPORTED else "es"
+        return None
     return best

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
+from agent import codec
 from agent.conversation import InboundMessage
 from agent.errors import ClientError, validation_details
 from agent.routes.common import read_json
@@ -57,19 +58,14 @@ class MessageOut(BaseModel):
         422: {"description": "invalid fields"},
     },
 )
-async def post_message(request: Request) -> dict[str, Any]:
+async def post_message(request: Request) -> Response:
     """Answer one guest message."""
     _, payload = await read_json(request)
     try:
         body = MessageIn.model_validate(payload)
     except ValidationError as exc:
         raise ClientError(422, "invalid_request", validation_details(exc.errors())) from exc
-    state = request.app.state
-    if body.message_id:
-        earlier = await state.dedupe.seen(body.channel, body.message_id)
-        if earlier is not None:
-            return {**earlier, "duplicate": True}
-    reply = await state.orchestrator.handle(
+    reply = await request.app.state.orchestrator.handle(
         InboundMessage(
             guest_id=body.guest_id,
             channel=body.channel,
@@ -79,7 +75,7 @@ async def post_message(request: Request) -> dict[str, Any]:
             guest_name=body.guest_name,
         )
     )
-    result = reply.as_dict()
-    if body.message_id:
-        await state.dedupe.remember(body.channel, body.message_id, result)
-    return result
+    # The orchestrator checked and stored the message id in the session's round trips.
+    # The body is built here from known fields, so it skips response_model validation.
+    body_out = {**reply.as_dict(), "duplicate": reply.duplicate}
+    return Response(codec.dumps(body_out), media_type="application/json")

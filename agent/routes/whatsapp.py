@@ -56,13 +56,15 @@ async def receive(request: Request) -> dict[str, Any]:
 
     processed = duplicates = 0
     for msg in messages:
-        if await state.dedupe.seen("whatsapp", msg.message_id) is not None:
-            duplicates += 1
-            continue
         if msg.text is None:
+            if await state.dedupe.seen("whatsapp", msg.message_id) is not None:
+                duplicates += 1
+                continue
             text = UNSUPPORTED_TYPE_TEXT["es"]
             result: dict[str, Any] = {"reply": text, "intent": "unsupported_type"}
         else:
+            # The message id is checked with the session; it is stored only after the
+            # reply went out, so a crash before sending leaves Meta's retry unanswered-free.
             reply = await state.orchestrator.handle(
                 InboundMessage(
                     guest_id=msg.sender,
@@ -70,8 +72,12 @@ async def receive(request: Request) -> dict[str, Any]:
                     text=msg.text,
                     message_id=msg.message_id,
                     guest_name=msg.name,
-                )
+                ),
+                remember=False,
             )
+            if reply.duplicate:
+                duplicates += 1
+                continue
             result = reply.as_dict()
         await state.graph.send_text(msg.sender, result["reply"])
         await state.dedupe.remember("whatsapp", msg.message_id, result)

@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from chaos.dashboards import DashboardError
+from chaos.paths import asset
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ASSETS_DIR = REPO_ROOT / "dashboards"
+ASSETS_DIR = asset("dashboards")
 PROMETHEUS_DIR = ASSETS_DIR / "prometheus"
 PROMETHEUS_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 RULES_DIR = PROMETHEUS_DIR / "rules"
@@ -30,7 +30,7 @@ ALERTMANAGER_CONFIG = ASSETS_DIR / "alertmanager" / "alertmanager.yml"
 ALERTMANAGER_ROUTE_TESTS = ASSETS_DIR / "alertmanager" / "routes-tests.yml"
 GRAFANA_DIR = ASSETS_DIR / "grafana"
 GRAFANA_DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
-RUNBOOKS_DIR = REPO_ROOT / "docs" / "runbooks"
+RUNBOOKS_DIR = asset("docs/runbooks")
 
 # Every alert's runbook_url starts with this; the rest is "<AlertName>.md".
 RUNBOOK_BASE_URL = "https://github.com/hotel-chaos-lab/hotel-chaos-lab/blob/main/docs/runbooks/"

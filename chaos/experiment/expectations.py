@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.exceptions import ExperimentError
-from chaos.journal import Verdict
+from chaos.journal import Journal, Verdict
 from chaos.metrics import Timeline, Transition
 from chaos.traffic import Sample
 
@@ -73,6 +73,27 @@ class Evidence:
     audit: AuditCheck | None = None
     run_start: float | None = None
     run_end: float | None = None
+    fault_spans: list[tuple[float, float]] = field(default_factory=list)  # each fault
+
+    @classmethod
+    def of(cls, journal: Journal) -> Evidence:
+        """What a finished run's verdicts were judged on, read back from its journal."""
+        window = journal.fault_window or (journal.started_at, journal.started_at)
+        audit = journal.audit
+        return cls(
+            timeline=journal.timeline,
+            samples=journal.samples,
+            fault_start=window[0],
+            fault_end=window[1],
+            audit=AuditCheck(**audit) if audit else None,
+            run_start=journal.started_at,
+            run_end=journal.ended_at,
+            fault_spans=[
+                (f.started_at, f.ended_at or f.started_at)
+                for f in journal.faults
+                if f.started_at is not None
+            ],
+        )
 
     def window(self, phase: str) -> tuple[float | None, float | None]:
         return {
@@ -253,6 +274,38 @@ def pms_calls(ev: Evidence, spec: dict[str, Any]) -> Outcome:
     value = None if any(c is None for c in counts) else sum(c or 0.0 for c in counts)
     what = f"PMS calls {spec.get('operation', '')} ending {spec['outcome']} ({phase})"
     return _range(value, spec, what.replace("  ", " "), _no_readings(ev, metric))
+
+
+def pms_latency_shift(ev: Evidence, spec: dict[str, Any]) -> Outcome:
+    """The mean PMS call time during the fault minus before it, as the agent measured it."""
+    scope = {"operation": spec["operation"]} if "operation" in spec else {}
+    means = []
+    for phase in ("before", "during"):
+        total = ev.increase("pms_api_latency_seconds_sum", phase, **scope)
+        calls = ev.increase("pms_api_latency_seconds_count", phase, **scope)
+        if total is None or calls is None:
+            return INCONCLUSIVE, _no_readings(ev, "pms_api_latency_seconds_count"), {}
+        if calls < spec["min_calls"]:
+            return (
+                INCONCLUSIVE,
+                f"{calls:g} PMS calls {phase} the fault, need {spec['min_calls']:g}",
+                {f"calls_{phase}": calls},
+            )
+        means.append(total / calls)
+    shift = means[1] - means[0]
+    lo, hi = spec.get("min"), spec.get("max")
+    ok = (lo is None or shift >= lo) and (hi is None or shift <= hi)
+    return (
+        PASSED if ok else FAILED,
+        f"mean PMS call time moved {shift * 1000:+.0f} ms ({means[0] * 1000:.0f} -> "
+        f"{means[1] * 1000:.0f} ms), {'within' if ok else 'outside'} "
+        f"[{_ms(lo, '-inf')}, {_ms(hi, 'inf')}] ms",
+        {
+            "before_s": round(means[0], 4),
+            "during_s": round(means[1], 4),
+            "shift_s": round(shift, 4),
+        },
+    )
 
 
 def _min_at_least_one(spec: dict[str, Any]) -> bool:
@@ -546,6 +599,14 @@ KINDS: dict[str, Kind] = {
     "session_save_retries": _counter_kind("session_save_retries_total", "session save retries"),
     "fallback_writes": _counter_kind("audit_fallback_writes_total", "audit fallback writes"),
     "stale_served": _counter_kind("pms_cache_stale_served_total", "stale PMS answers served"),
+    "audit_write_failures": Kind(
+        judge=_counter("audit_write_failures_total", "audit writes that failed", ("reason",)),
+        required={"reason": _choice(("timeout", "error"))},
+        optional={**_PHASE, **_BOUNDS},
+        defaults={"phase": "run"},
+        one_of=("min", "max"),
+        proves=_min_at_least_one,
+    ),
     "pms_calls": Kind(
         judge=pms_calls,
         required={"outcome": _choice(PMS_OUTCOMES)},
@@ -553,6 +614,13 @@ KINDS: dict[str, Kind] = {
         defaults={"phase": "run"},
         one_of=("min", "max"),
         proves=lambda spec: _min_at_least_one(spec) and spec["outcome"] != "success",
+    ),
+    "pms_latency_shift": Kind(
+        judge=pms_latency_shift,
+        optional={"min": _number, "max": _number, "operation": _text, "min_calls": _positive},
+        defaults={"min_calls": 5},
+        one_of=("min", "max"),
+        proves=lambda spec: float(spec.get("min", 0)) > 0,
     ),
     "fallback_drained": Kind(judge=fallback_drained, required={"within_s": _number}),
     "no_lost_audit_events": Kind(

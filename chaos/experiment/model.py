@@ -15,7 +15,9 @@ import yaml
 
 from chaos.exceptions import ExperimentError
 from chaos.experiment.alerts import AlertPlan, ensure_alerts
+from chaos.experiment.compare import Comparison, ensure_comparison
 from chaos.experiment.expectations import Expectation, ensure_expectation
+from chaos.experiment.guardrails import Guardrail, ensure_guardrail
 from chaos.faults import FAULT_TYPES, SERVICE_FAULTS, TOXIC_ATTRIBUTES, Fault
 from chaos.load.conversations import DEFAULT_MIX
 
@@ -75,6 +77,8 @@ class Experiment:
     steady_state: tuple[Probe, ...]
     method: tuple[Step, ...]
     expectations: tuple[Expectation, ...]
+    comparisons: tuple[Comparison, ...] = ()
+    guardrails: tuple[Guardrail, ...] = ()
     load: Load | None = Load()
     baseline_s: float = 3.0
     settle_s: float = 10.0
@@ -198,6 +202,8 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
             "steady_state",
             "method",
             "expectations",
+            "compare",
+            "abort_when",
             "load",
             "baseline_s",
             "settle_s",
@@ -232,18 +238,25 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
         raise _fail("method", "needs at least one fault")
     expectations = tuple(
         ensure_expectation(e, f"expectations[{i}]")
-        for i, e in enumerate(_list(d.get("expectations"), "expectations"))
+        for i, e in enumerate(_list(d.get("expectations", []), "expectations"))
     )
-    if not expectations:
+    comparisons = tuple(
+        ensure_comparison(c, f"compare[{i}]")
+        for i, c in enumerate(_list(d.get("compare", []), "compare"))
+    )
+    if not expectations and not comparisons:
         raise _fail(
             "expectations", "needs at least one expectation: a verifier must be able to fail"
         )
-    if not any(e.proves_fault for e in expectations):
+    if not any(e.proves_fault for e in expectations) and not any(
+        c.proves_fault for c in comparisons
+    ):
         raise _fail(
             "expectations",
             "none of them can show that the fault had an effect; add one that fails when the "
             "fault does nothing (breaker_transitions, a counter with min >= 1, degraded_replies "
-            "with min >= 1, pms_calls of a failed outcome, latency_shift with min > 0)",
+            "with min >= 1, pms_calls of a failed outcome, latency_shift with min > 0, "
+            "or a compare entry with min_increase)",
         )
     load: Load | None = Load()
     if d.get("load") is False:
@@ -278,7 +291,7 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
             mix=mix,
             locust=locust,
         )
-    if load is None and any(e.kind in TRAFFIC_KINDS for e in expectations):
+    if load is None and (comparisons or any(e.kind in TRAFFIC_KINDS for e in expectations)):
         kinds = sorted({e.kind for e in expectations if e.kind in TRAFFIC_KINDS})
         raise _fail("load", f"is off, but {', '.join(kinds)} judge guest traffic")
     return Experiment(
@@ -288,6 +301,11 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
         steady_state=probes,
         method=tuple(steps),
         expectations=expectations,
+        comparisons=comparisons,
+        guardrails=tuple(
+            ensure_guardrail(g, f"abort_when[{i}]")
+            for i, g in enumerate(_list(d.get("abort_when", []), "abort_when"))
+        ),
         load=load,
         baseline_s=_number(d.get("baseline_s", 3.0), "baseline_s"),
         settle_s=_number(d.get("settle_s", 10.0), "settle_s"),

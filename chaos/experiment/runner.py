@@ -21,11 +21,14 @@ from chaos.alerting import AlertEvidence
 from chaos.exceptions import ChaosError, ExperimentAborted
 from chaos.experiment.alert_verdicts import judge_alerts
 from chaos.experiment.alerts import AlertCheck
+from chaos.experiment.compare import compare
 from chaos.experiment.expectations import AuditCheck, Evidence, evaluate
+from chaos.experiment.guardrails import Guard
 from chaos.experiment.model import Experiment
 from chaos.experiment.probes import run_probe
 from chaos.faults import FaultScheduler, FaultWindow, verify_clean
 from chaos.journal import Journal, ProbeResult, Rollback
+from chaos.lease import Lease
 from chaos.metrics import MetricsSampler, Timeline, wait_scraped
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
@@ -42,9 +45,23 @@ class Traffic(Protocol):
 
     def stop(self) -> list[Sample]: ...
 
+    def live_samples(self) -> list[Sample]: ...
+
+    def waiting(self) -> list[float]: ...
+
 
 def _probes(exp: Experiment, phase: str, agent_url: str) -> list[ProbeResult]:
     return [run_probe(p, phase, agent_url) for p in exp.steady_state if phase in p.when]
+
+
+def _settled(exp: Experiment, agent_url: str, wait_s: float) -> list[ProbeResult]:
+    """The "before" probes, once they all hold or ``wait_s`` has passed (the last round)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        results = _probes(exp, "before", agent_url)
+        if all(r.ok for r in results) or time.monotonic() >= deadline:
+            return results
+        time.sleep(1.0)
 
 
 def reconcile_audit(
@@ -112,16 +129,31 @@ def _run_method(
     journal: Journal,
     state: StackState,
     progress: Progress,
+    traffic: Traffic | None,
+    timeline: Timeline,
 ) -> None:
     agent_url = state.url("agent")
     windows = [FaultWindow(s.start_s, s.end_s, s.fault) for s in exp.method]
-    scheduler = FaultScheduler(client, windows, log=lambda m: progress(f"    {m}"), stack=state)
+    lease = Lease(client.base_url).start()
+    scheduler = FaultScheduler(
+        client, windows, log=lambda m: progress(f"    {m}"), stack=state, lease=lease
+    )
     began = scheduler.began
     journal.faults = scheduler.records
     stop = threading.Event()
     probes = _DuringProbes(exp, agent_url, stop)
+    guard = Guard(
+        exp.guardrails,
+        traffic.live_samples if traffic else list,
+        traffic.waiting if traffic else list,
+        timeline,
+        state.urls.get("prometheus"),
+        stop,
+    )
     worker = threading.Thread(target=scheduler.run, args=(stop, began), name="faults")
     probes.start()
+    if exp.guardrails:
+        guard.start()
     worker.start()
     try:
         while worker.is_alive():
@@ -131,14 +163,29 @@ def _run_method(
         stop.set()
         worker.join(30)
         scheduler.restore()
+        lease.close()
+        guard.done.set()
         probes.done.set()
         probes.join(15)
         journal.steady_state["during"] = probes.results
+        if guard.breach is not None:
+            clean = not verify_clean(client)
+            journal.abort = {
+                "guardrail": guard.breach.guardrail,
+                "value": guard.breach.value,
+                "breached_at": guard.breach.at,
+                "clean_at": time.time() if clean else None,
+            }
     failed = [r for r in journal.faults if r.error and r.started_at is None]
     if failed:
         raise ChaosError(f"fault not applied: {failed[0].fault}: {failed[0].error}")
     if probes.abort:
         raise ExperimentAborted(probes.abort)
+    if guard.breach is not None:
+        offset = guard.breach.at - (scheduler.started_at or guard.breach.at)
+        raise ExperimentAborted(
+            f"guardrail breached {offset:+.1f} s into the method: {guard.breach.detail}"
+        )
 
 
 def _traffic(
@@ -186,10 +233,13 @@ def run_experiment(
     progress: Progress = print,
     sample_interval_s: float = 0.25,
     load: Traffic | None = None,
+    steady_wait_s: float = 30.0,
 ) -> Journal:
     """Run one experiment against a running stack and return its journal.
 
-    ``load`` replaces the experiment's own traffic (a ``LocustLoad``, say).
+    ``load`` replaces the experiment's own traffic (a ``LocustLoad``, say). The method
+    begins once the steady state holds; ``steady_wait_s`` is how long to wait for that
+    (a previous run's breaker may still be half-open) before the run fails on it.
     """
     agent_url = state.url("agent")
     run_id = uuid.uuid4().hex[:12]
@@ -219,7 +269,7 @@ def run_experiment(
         dirty = verify_clean(client)
         if dirty:
             raise ChaosError(f"proxy not clean before the run: {'; '.join(dirty)}")
-        journal.steady_state["before"] = _probes(exp, "before", agent_url)
+        journal.steady_state["before"] = _settled(exp, agent_url, steady_wait_s)
         if not all(r.ok for r in journal.steady_state["before"]):
             journal.status = "failed"
             journal.error = "steady state not met before the method: " + "; ".join(
@@ -239,7 +289,7 @@ def run_experiment(
         began = True
         time.sleep(exp.baseline_s)
         progress(f"  method ({exp.method_s:g} s of faults)")
-        _run_method(exp, client, journal, state, progress)
+        _run_method(exp, client, journal, state, progress, traffic, sampler.timeline)
         progress(f"  settling for {exp.settle_s:g} s")
         time.sleep(exp.settle_s)
         journal.status = "completed"
@@ -299,8 +349,15 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
         audit=audit,
         run_start=journal.started_at,
         run_end=journal.ended_at,
+        fault_spans=[
+            (f.started_at, f.ended_at or f.started_at)
+            for f in journal.faults
+            if f.started_at is not None
+        ],
     )
-    journal.verdicts = [evaluate(e, evidence) for e in exp.expectations]
+    journal.verdicts = [evaluate(e, evidence) for e in exp.expectations] + [
+        compare(c, evidence) for c in exp.comparisons
+    ]
     if exp.alerts is not None and journal.alerts is not None:
         alerts = AlertEvidence.from_dict(journal.alerts)
         journal.verdicts += judge_alerts(exp.alerts, alerts, window[0])

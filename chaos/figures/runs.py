@@ -275,6 +275,39 @@ def window_ratio(hits: pd.Series, misses: pd.Series, window_s: float) -> pd.Seri
     return ratio
 
 
+def compare_chart(journal: Journal, index: int) -> LabFigure | Skipped:
+    """Both windows of latency comparison ``index`` as ECDFs, with the shift's interval."""
+    from chaos.experiment.compare import ensure_comparison, windows
+    from chaos.experiment.expectations import Evidence
+
+    entries = (journal.experiment.get("spec") or {}).get("compare") or []
+    if index >= len(entries):
+        return Skipped(f"the experiment has no comparison {index}")
+    comparison = ensure_comparison(entries[index], f"compare[{index}]")
+    if comparison.spec["metric"] != "latency":
+        return Skipped("only latency comparisons are drawn as distributions")
+    a, b = windows(Evidence.of(journal), comparison.spec)
+    if not a or not b:
+        return Skipped("a window has no request")
+    verdict = next((v for v in journal.verdicts if v.expectation == comparison.describe()), None)
+    fig, (ax,) = new_figure(height=3.4)
+    for label, part, colour in (("without the fault", a, "#0969da"), ("with it", b, "#cf222e")):
+        values = np.sort([s.latency_s * 1000 for s in part])
+        ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", lw=1.8,
+                color=colour, label=f"{label} (n={len(values)})")  # fmt: skip
+    title = comparison.describe()
+    if verdict is not None and verdict.observed.get("class") not in (None, "NODATA"):
+        o = verdict.observed
+        title += (
+            f": {o['class']}, shift {o['estimate'] * 1000:+.1f} ms "
+            f"(CI {o['low'] * 1000:+.1f} to {o['high'] * 1000:+.1f})"
+        )
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    finish(ax, title, "share of requests", xlabel="latency from intended send (ms)")
+    return fig
+
+
 #: The report's charts, in order.
 REPORT_CHARTS = (
     ("Circuit breaker state", breaker_chart),

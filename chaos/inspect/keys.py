@@ -1,7 +1,8 @@
 """The Redis key families the agent writes, and a TTL survey of a keyspace by family.
 
 The families are the ones the agent's code really writes (tests check them against the
-key builders in agent/pms/cache.py, agent/sessions.py and agent/dedupe.py), unlike the
+key builders in agent/pms/cache.py, agent/pms/nights.py, agent/sessions.py and
+agent/dedupe.py), unlike the
 original system's analysis script, whose pattern list named prefixes the app never wrote.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import redis
 
 from agent.pms.cache import ROOM_TYPES_KEY
+from agent.pms.warmer import CLAIM_KEY
 from agent.sessions import INDEX_KEY as SESSION_INDEX_KEY
 
 
@@ -39,6 +41,8 @@ KEY_FAMILIES: tuple[KeyFamily, ...] = (
         "pms:index:availability:", False, True, "per-night availability index (agent/pms/cache.py)"
     ),
     KeyFamily(ROOM_TYPES_KEY, True, True, "PMS room types (agent/pms/cache.py)"),
+    KeyFamily("pms:night:", False, True, "per-night PMS availability (agent/pms/nights.py)"),
+    KeyFamily(CLAIM_KEY, True, True, "which process warms the PMS cache (agent/pms/warmer.py)"),
     KeyFamily("session:", False, True, "guest sessions (agent/sessions.py)"),
     KeyFamily(
         SESSION_INDEX_KEY,

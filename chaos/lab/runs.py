@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from chaos.experiment.expectations import AuditCheck, Evidence
+from chaos.experiment.expectations import Evidence
 from chaos.experiment.model import Experiment, catalogue, ensure_experiment
 from chaos.experiment.runner import Traffic, run_experiment
 from chaos.figures.base import fault_windows, phase_table, relative, requests_frame
@@ -105,17 +105,7 @@ class Run:
 
     def evidence(self) -> Evidence:
         """What the run's expectations were judged on, for the notebook checks."""
-        window = self.journal.fault_window or (self.journal.started_at,) * 2
-        audit = self.journal.audit
-        return Evidence(
-            timeline=self.journal.timeline,
-            samples=self.journal.samples,
-            fault_start=window[0],
-            fault_end=window[1],
-            audit=AuditCheck(**audit) if audit else None,
-            run_start=self.journal.started_at,
-            run_end=self.journal.ended_at,
-        )
+        return Evidence.of(self.journal)
 
 
 def open_run(path: str | Path) -> Run:

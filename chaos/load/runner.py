@@ -27,11 +27,17 @@ from typing import IO, Any
 from chaos.load import results
 from chaos.load.errors import LoadError
 from chaos.load.thresholds import Figures
+from chaos.paths import asset
 from chaos.traffic import Sample
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LOADTESTS = REPO_ROOT / "loadtests"
 SAMPLES_ENV = "CHAOSLAB_SAMPLES_FILE"
+
+
+def loadtests() -> Path:
+    """The folder of Locust scenarios (the checkout's, or the installed copy)."""
+    return asset("loadtests")
+
+
 # Modules in loadtests/ that hold users for other files rather than a scenario.
 NOT_SCENARIOS = frozenset({"guests", "bench_users"})
 
@@ -40,7 +46,7 @@ def scenarios() -> list[str]:
     """Names of the scenarios in ``loadtests/``."""
     return sorted(
         p.stem
-        for p in LOADTESTS.glob("*.py")
+        for p in loadtests().glob("*.py")
         if p.stem not in NOT_SCENARIOS and not p.stem.startswith("_")
     )
 
@@ -50,7 +56,7 @@ def scenario_path(scenario: str) -> Path:
     as_path = Path(scenario)
     if as_path.suffix == ".py" and as_path.is_file():
         return as_path.resolve()
-    candidate = LOADTESTS / f"{scenario}.py"
+    candidate = loadtests() / f"{scenario}.py"
     if scenario in NOT_SCENARIOS or not candidate.is_file():
         raise LoadError(f"no Locust scenario {scenario!r}; known: {', '.join(scenarios())}")
     return candidate
@@ -254,7 +260,7 @@ class LocustLoad:
         # stops Locust through stop(), once.
         self._proc = subprocess.Popen(
             cmd,
-            cwd=REPO_ROOT,
+            cwd=loadtests().parent,
             env=_environment(self.samples_file),
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -301,6 +307,14 @@ class LocustLoad:
         self._close_log()
         self.samples = read_samples(self.samples_file)
         return self.samples
+
+    def live_samples(self) -> list[Sample]:
+        """The guest messages Locust has recorded so far."""
+        return read_samples(self.samples_file)
+
+    def waiting(self) -> list[float]:
+        """Locust's users wait for each answer before the next message: none is queued."""
+        return []
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -37,6 +37,12 @@ Extension: HTTP toxics
     Toxiproxy has no such types and answers 400 for them; every Toxiproxy type, route
     and field is unchanged, so Toxiproxy clients create them like any other toxic.
 
+Extension: faults that expire
+    A toxic created with ``"ttl_ms": N`` removes itself after N ms; a proxy updated with
+    ``{"enabled": false, "ttl_ms": N}`` enables itself again after N ms (any later update
+    of the proxy cancels that). Toxiproxy ignores unknown fields, so a client sending them
+    to the real server gets faults that do not expire; ``chaos.lease`` covers that case.
+
 Decisions where this server differs from Toxiproxy 2.12 (all harmless to its clients)
     - A missing or empty ``listen`` binds 127.0.0.1 on a free port (Go: every interface).
       ``0.0.0.0:P``, ``:P`` and ``[::]:P`` bind every interface (dual-stack) and are

@@ -21,8 +21,8 @@ from typing import Any
 from chaos.proxy import chaoswindows, gojson
 from chaos.proxy.exceptions import APIError, BadRequest, Unauthorized
 from chaos.proxy.httpserver import Request, Response
-from chaos.proxy.proxies import ProxyCollection, ProxySpec
-from chaos.proxy.toxics import bad_body, parse_new_toxic, parse_update
+from chaos.proxy.proxies import Proxy, ProxyCollection, ProxySpec
+from chaos.proxy.toxics import Toxic, bad_body, parse_new_toxic, parse_update
 
 log = logging.getLogger("chaos.proxy")
 
@@ -34,6 +34,8 @@ PLAIN = ("Content-Type", "text/plain; charset=utf-8")
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 
 _PROXY_FIELDS = {"name": "string", "listen": "string", "upstream": "string", "enabled": "bool"}
+# Extension: a proxy disabled with ``ttl_ms`` enables itself again after that long.
+_UPDATE_FIELDS = {**_PROXY_FIELDS, "ttl_ms": "int64"}
 
 Params = dict[str, str]
 RouteHandler = Callable[[Request, Params], Awaitable[Response]]
@@ -92,6 +94,8 @@ class API:
         self.token = token
         self.metrics_text = metrics_text or self._metrics_text
         self._lock = asyncio.Lock()
+        self._expiries: dict[tuple[str, str], object] = {}  # what ttl_ms will undo
+        self._tasks: set[asyncio.Task[None]] = set()
         self._routes: list[tuple[tuple[str, ...], dict[str, RouteHandler]]] = [
             (("version",), {"GET": self.version}),
             (("metrics",), {"GET": self.metrics}),
@@ -226,9 +230,14 @@ class API:
     async def update_proxy(self, request: Request, params: Params) -> Response:
         proxy = self.collection.get(params["proxy"])
         try:
-            fields = decode_proxy(gojson.decode_body(request.body))
+            fields = gojson.bind_fields(
+                gojson.decode_body(request.body), _UPDATE_FIELDS, "Proxy", "toxiproxy.Proxy"
+            )
         except gojson.DecodeError as exc:
             raise bad_body(exc) from None
+        ttl_ms = fields.get("ttl_ms", 0)
+        if ttl_ms < 0:
+            raise BadRequest("ttl_ms must be 0 (no expiry) or positive")
         run_id = chaoswindows.run_id_of(request.headers)
         was_enabled = proxy.enabled
         await self.collection.update(
@@ -241,7 +250,39 @@ class API:
             proxy.disabled_by_run = run_id
         elif proxy.enabled:
             proxy.disabled_by_run = ""
+        self._expiries.pop(("proxy", proxy.name), None)
+        if ttl_ms and not proxy.enabled:
+            self._expire_later(("proxy", proxy.name), ttl_ms, self._enable_again, proxy)
         return json_response(200, proxy.to_json())
+
+    # -- time-to-live (extension) ----------------------------------------------------------
+    def _expire_later(
+        self, key: tuple[str, str], ttl_ms: int, undo: Callable[..., Awaitable[None]], *args: Any
+    ) -> None:
+        """Run ``undo(*args)`` after ``ttl_ms`` unless ``key`` is rescheduled or cleared."""
+        token = object()
+        self._expiries[key] = token
+
+        async def later() -> None:
+            await asyncio.sleep(ttl_ms / 1000)
+            if self._expiries.get(key) is token:
+                del self._expiries[key]
+                await undo(*args)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _enable_again(self, proxy: Proxy) -> None:
+        current = self.collection.proxies.get(proxy.name)
+        if current is not None and current is proxy and not current.enabled:
+            log.info("proxy %s enabled again: its ttl_ms ran out", current.name)
+            await self.collection.update(current, current.listen, current.upstream, True)
+
+    async def _remove_expired(self, proxy: Proxy, toxic: Toxic) -> None:
+        if any(t is toxic for t in proxy.toxics):
+            log.info("toxic %s removed from %s: its ttl_ms ran out", toxic.name, proxy.name)
+            proxy.remove_toxic(toxic.name)
 
     async def delete_proxy(self, request: Request, params: Params) -> Response:
         self.collection.remove(params["proxy"])
@@ -257,6 +298,9 @@ class API:
         toxic = parse_new_toxic(request.body, (t.name for t in proxy.toxics))
         toxic.run_id = chaoswindows.run_id_of(request.headers)
         proxy.add_toxic(toxic)
+        if toxic.ttl_ms:
+            key = ("toxic", f"{proxy.name}/{toxic.name}")
+            self._expire_later(key, toxic.ttl_ms, self._remove_expired, proxy, toxic)
         return json_response(200, toxic.to_json())
 
     async def get_toxic(self, request: Request, params: Params) -> Response:

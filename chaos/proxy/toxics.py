@@ -63,6 +63,8 @@ _WRAPPER_FIELDS = {
     "stream": "string",
     "toxicity": "float32",
     "attributes": "raw",
+    # Extension: remove the toxic on its own after this long (Toxiproxy ignores the field).
+    "ttl_ms": "int64",
 }
 _UPDATE_FIELDS = {"attributes": "raw", "toxicity": "float32"}
 
@@ -77,6 +79,7 @@ class Toxic:
     direction: str  # "upstream" or "downstream"
     toxicity: float
     attributes: dict[str, int] = field(default_factory=dict)
+    ttl_ms: int = 0  # 0: until removed
     # The experiment run that added it (header X-Chaoslab-Run); never in the API's JSON.
     run_id: str = field(default="", compare=False)
 
@@ -128,6 +131,9 @@ def parse_new_toxic(body: bytes, existing_names: Iterable[str]) -> Toxic:
     if name in set(existing_names):
         raise Conflict("toxic already exists")
     attributes = parse_attributes(toxic_type, raw_attributes, base={})
+    ttl_ms = fields.get("ttl_ms", 0)
+    if ttl_ms < 0:
+        raise BadRequest("ttl_ms must be 0 (no expiry) or positive")
     return Toxic(
         name=name,
         type=type_name,
@@ -135,6 +141,7 @@ def parse_new_toxic(body: bytes, existing_names: Iterable[str]) -> Toxic:
         direction=direction,
         toxicity=fields.get("toxicity", 1.0),
         attributes=attributes,
+        ttl_ms=ttl_ms,
     )
 
 

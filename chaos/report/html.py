@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.figures.base import Skipped
-from chaos.figures.runs import REPORT_CHARTS
+from chaos.figures.runs import REPORT_CHARTS, compare_chart
 from chaos.journal import Journal
 from chaos.report.observability import alerts_section, panels_section
 
@@ -340,7 +340,12 @@ def _charts(journal: Journal) -> str:
         "Time is relative to the first fault start; latency counts from each request's "
         "intended send time.</p>"
     ]
-    for title, build in REPORT_CHARTS:
+    drawn: list[tuple[str, Any]] = list(REPORT_CHARTS)
+    for i, entry in enumerate((journal.experiment.get("spec") or {}).get("compare") or []):
+        if isinstance(entry, dict) and entry.get("metric") == "latency":
+            drawn.append((f"Comparison {i + 1}: latency with and without the fault",
+                          lambda j, i=i: compare_chart(j, i)))  # fmt: skip
+    for title, build in drawn:
         parts.append(f"<h3>{_text(title)}</h3>")
         chart = build(journal)
         if isinstance(chart, Skipped):

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from chaos.paths import state_root
 
 # Agent settings for lab runs: the production defaults (agent/settings.py), with times
 # shortened so a whole experiment catalogue runs in minutes. Only settings change.
@@ -17,6 +17,8 @@ LAB_AGENT_ENV = {
     "AGENT_PMS__TIMEOUT_S": "1.0",
     "AGENT_PMS__CONNECT_TIMEOUT_S": "0.5",
     "AGENT_PMS__CACHE_AVAILABILITY_TTL_S": "15",
+    # Refresh-ahead every 2 s keeps the 15 s entries fresh (agent/pms/warmer.py).
+    "AGENT_PMS__CACHE_REFRESH_INTERVAL_S": "2",
     "AGENT_SESSIONS__RETRY__BACKOFF_BASE_S": "0.1",
     "AGENT_REDIS__SOCKET_TIMEOUT_S": "0.5",
     "AGENT_REDIS__CONNECT_TIMEOUT_S": "0.5",
@@ -55,13 +57,12 @@ class StackSettings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
-    state_dir: Path = REPO_ROOT / ".state"
+    state_dir: Path = Field(default_factory=lambda: state_root() / ".state")
     ports: Ports = Ports()
     profile: str = Field("lab", pattern="^(lab|default)$")
     admin_token: str = "lab-admin-token"
     whatsapp_secret: str = "lab-whatsapp-secret"
     pms_api_key: str = "pms-dev-key"
-    dashboards_dir: Path = REPO_ROOT / "dashboards"
     agent_env: dict[str, str] = Field(default_factory=dict)
 
     @property

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaos.exceptions import StackError
+from chaos.paths import CHECKOUT as REPO_ROOT
 from chaos.stack import native
-from chaos.stack.config import REPO_ROOT
 from chaos.stack.ptree import alive, signal_tree, stopped, tree, wait_for
 from chaos.stack.state import StackState, discover
 

@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from chaos.dashboards.assets import alertmanager_config, prometheus_config
-from chaos.stack.config import REPO_ROOT, Ports, StackSettings
+from chaos.paths import CHECKOUT as REPO_ROOT
+from chaos.stack.config import Ports, StackSettings
 from chaos.stack.services import proxy_config
 
 DOCKER_DIR = REPO_ROOT / "docker"

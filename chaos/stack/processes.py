@@ -26,6 +26,10 @@ PG_BIN = Path(os.environ.get("CHAOSLAB_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 _HANDED_OUT: set[int] = set()
+# Every server started from this process, by pid. A stack outlives the objects that
+# started it (it is stopped by pid); dropping a Popen whose child still runs is a
+# ResourceWarning, so each stays referenced for the life of the process.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -36,6 +40,20 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
+def _port_range() -> tuple[int, int]:
+    """Where ``free_port`` looks: ``$CHAOSLAB_PORT_RANGE`` (``LOW-HIGH``), else 10000 up to
+    the kernel's ephemeral range. Parallel test workers each get a slice of their own."""
+    low, _ = _ephemeral_range()
+    spec = os.environ.get("CHAOSLAB_PORT_RANGE", "")
+    if spec:
+        a, _, b = spec.partition("-")
+        try:
+            return int(a), int(b)
+        except ValueError as exc:
+            raise StackError(f"CHAOSLAB_PORT_RANGE must be LOW-HIGH, got {spec!r}") from exc
+    return 10_000, max(low, 10_001)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A free TCP port on ``host``, below the kernel's ephemeral range.
 
@@ -43,10 +61,10 @@ def free_port(host: str = "127.0.0.1") -> int:
     outgoing connection may take it before our server binds it. Ports below that range
     are only ever bound on purpose; each is handed out once per process.
     """
-    low, _ = _ephemeral_range()
+    low, high = _port_range()
     rng = random.Random()
     for _ in range(500):
-        port = rng.randrange(10_000, max(low, 10_001))
+        port = rng.randrange(low, high)
         if port in _HANDED_OUT:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -56,7 +74,7 @@ def free_port(host: str = "127.0.0.1") -> int:
                 continue
         _HANDED_OUT.add(port)
         return port
-    raise StackError(f"no free TCP port found on {host} between 10000 and {low}")
+    raise StackError(f"no free TCP port found on {host} between {low} and {high}")
 
 
 def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -117,6 +135,7 @@ class ManagedProcess:
                 cwd=self.cwd,
                 start_new_session=True,
             )
+        _CHILDREN[self.proc.pid] = self.proc
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -142,7 +142,7 @@ def agent(s: StackSettings, folder: Path) -> ManagedProcess:
 
 def prometheus(s: StackSettings, folder: Path) -> ManagedProcess:
     """Prometheus with the project's rules, scraping every server of the stack."""
-    from chaos.dashboards.assets import write_prometheus_config
+    from chaos.dashboards.assets import RUNBOOKS_DIR, write_prometheus_config
     from chaos.dashboards.lab import LAB_TIME_COMPRESSION
 
     binary = require_binary("prometheus", "install it with: apt-get install prometheus")
@@ -155,7 +155,7 @@ def prometheus(s: StackSettings, folder: Path) -> ManagedProcess:
         "alertmanager": f"{h}:{p.alertmanager}",
         "prometheus": f"{h}:{p.prometheus}",
     }
-    runbooks = (s.dashboards_dir.parent / "docs" / "runbooks").resolve().as_uri() + "/"
+    runbooks = RUNBOOKS_DIR.resolve().as_uri() + "/"
     lab = s.profile == "lab"
     config = write_prometheus_config(
         folder,

@@ -91,5 +91,5 @@ async def test_gauges_follow_connections_held_and_callers_waiting(
         assert (released["redis_in_use"], released["redis_available"]) == (0, 1)
     finally:
         await audit.stop()
-        await redis.aclose()
+        await redis.aclose(close_connection_pool=True)
     assert pool_values(metrics)["db_max"] == 0  # closed pool: reads 0 again

@@ -546,3 +546,19 @@ def test_reading_rejects_what_is_not_a_journal_in_one_line(
         Journal.read(path)
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_a_latency_comparison_is_drawn_as_two_distributions(tmp_path: Path) -> None:
+    journal = build_journal()
+    journal.experiment["spec"] = {"compare": [{"metric": "latency", "max_increase": 0.05}]}
+    from chaos.experiment.compare import compare, ensure_comparison
+    from chaos.experiment.expectations import Evidence
+
+    comparison = ensure_comparison(journal.experiment["spec"]["compare"][0], "c")
+    journal.verdicts.append(compare(comparison, Evidence.of(journal)))
+    page = render_report(journal, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Comparison 1: latency with and without the fault" in page
+    assert len(IMG.findall(page)) == 7  # the six run charts and the comparison
+    verdict = journal.verdicts[-1]
+    # Every other request during the fault is degraded and 0.3 s slow: the median moves.
+    assert verdict.status == "failed" and verdict.observed["class"] == "DEGRADED"

@@ -2,9 +2,9 @@
 
 Servers run on free loopback ports as child processes and stop when their fixture ends.
 The exporters watch the session's redis_server and postgres_server (tests/conftest.py).
-The agent itself comes from the ``live_agent_url`` fixture when tests/conftest.py
-provides one: an agent already running against real Redis, PostgreSQL and PMS, with
-guest traffic sent.
+The agent itself comes from the ``live_agent_url`` fixture (tests/conftest.py): an agent
+already running against real Redis, PostgreSQL and PMS, with guest traffic sent. A
+missing binary fails the test with the command that installs it, never a silent skip.
 """
 
 from __future__ import annotations
@@ -38,11 +38,19 @@ def http_ok(url: str) -> bool:
         return False
 
 
+# The Debian package that ships each binary the tests run.
+PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
+
+
 def require(binary: str) -> str:
-    """Path of a system binary the tests need, or skip with the package to install."""
+    """Path of a system binary the tests need; a missing one fails with what to install."""
     path = shutil.which(binary)
     if path is None:
-        pytest.skip(f"{binary} not installed (Debian package of the same name)")
+        package = PACKAGES.get(binary, binary)
+        pytest.fail(
+            f"{binary} is not installed: run `make system-deps` (or apt-get install {package})",
+            pytrace=False,
+        )
     return path
 
 
@@ -173,11 +181,7 @@ def agent_prometheus(
     request: pytest.FixtureRequest, exporters: Exporters
 ) -> Iterator[LivePrometheus]:
     """Prometheus scraping the live agent (from ``live_agent_url``), the exporters and itself."""
-    try:
-        agent_url = request.getfixturevalue("live_agent_url")
-    except pytest.FixtureLookupError:
-        pytest.skip("tests/conftest.py provides no live_agent_url fixture yet")
-    parts = urlsplit(str(agent_url))
+    parts = urlsplit(str(request.getfixturevalue("live_agent_url")))
     base = Path(tempfile.mkdtemp(prefix="hcl-prom-agent-"))
     targets = {"agent": parts.netloc, "redis": exporters.redis, "postgres": exporters.postgres}
     try:

@@ -38,14 +38,21 @@ def test_quick_bench_writes_the_documented_figures(
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     report = json.loads(out.read_text())
-    for section in ("agent_cached", "bare_endpoint"):
+    for section in ("agent_cached", "bare_endpoint", "bare_app"):
         assert all(number(report[section][k]) for k in FIGURE_KEYS), report[section]
         assert report[section]["requests"] > 0
         assert report[section]["failures"] == 0
-    assert number(report["agent_to_bare_ratio"])
-    assert report["guest_mix"]["requests"] > 0
-    mix_ratio = report["guest_mix"]["cache_hit_ratio"]
-    assert mix_ratio is None or 0 <= mix_ratio <= 1
+        assert 0 < report[section]["generator_cpu_share"] < 2
+        assert isinstance(report[section]["valid"], bool)
+    for key in ("agent_to_bare_ratio", "live_to_bare_app_ratio", "agent_cpu_ms_per_message"):
+        assert number(report[key]) and report[key] > 0, key
+    assert set(report["guest_mix_profiles"]) == {"lab", "default"}
+    for mix in report["guest_mix_profiles"].values():
+        assert mix["requests"] > 0
+        assert mix["cache_hit_ratio"] is None or 0 <= mix["cache_hit_ratio"] <= 1
+    workers = report["workers"]
+    assert workers["requests"] > 0
+    assert workers["metrics_count_every_message"] is True, workers
     deg = report["degradation"]
     assert number(deg["healthy_p95_ms"])
     for phase in ("postgres_outage", "redis_latency"):
@@ -59,5 +66,6 @@ def test_quick_bench_writes_the_documented_figures(
     assert "skip" in report["proxy_note"]
     assert "agent, cached path" in done.stdout
     assert "degradation, Redis" in done.stdout
+    assert "bare FastAPI app" in done.stdout
     with ToxiproxyClient(settled_stack.url("proxy_api")) as proxy:
         assert verify_clean(proxy) == []

@@ -31,7 +31,7 @@ class FakeProxy:
     def remove_toxic(self, proxy: str, name: str) -> None:
         self.toxics[proxy].remove(name)
 
-    def set_enabled(self, proxy: str, enabled: bool) -> None:
+    def set_enabled(self, proxy: str, enabled: bool, **_: Any) -> None:
         if enabled and self.fail_enable:
             raise ToxiproxyError(0, "unreachable")
         (self.disabled.discard if enabled else self.disabled.add)(proxy)

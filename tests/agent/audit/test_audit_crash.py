@@ -62,6 +62,7 @@ def write_until_killed(fallback: Path, dsn: str, acked_before_kill: int) -> tupl
         # Read the rest through the same buffered stream (communicate() would read the
         # pipe directly and skip what readline() has already buffered).
         rest = proc.stdout.read()
+        proc.stdout.close()
         proc.wait(timeout=10)
     for line in rest.splitlines():
         parse(line, attempted, acked)

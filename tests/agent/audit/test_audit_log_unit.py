@@ -165,6 +165,9 @@ async def test_failures_open_the_breaker_and_divert_to_the_file(h: Harness) -> N
     )
     # Five failed attempts opened the breaker; afterwards the store is not even tried.
     assert h.store.calls - calls_before == 5
+    # Each failed attempt says why: the database refused, it did not time out.
+    assert h.value("audit_write_failures_total", reason="error") == 5
+    assert h.value("audit_write_failures_total", reason="timeout") == 0
     assert h.value("audit_fallback_writes_total") == 12
     assert h.value("audit_events_total", outcome="fallback") == 12
     assert h.value("audit_fallback_pending") == 12
@@ -179,6 +182,8 @@ async def test_a_hanging_database_costs_at_most_the_budget(h: Harness) -> None:
     async with asyncio.timeout(5):  # liveness guard only; the budget is 0.25 s
         assert await h.audit.record(ev()) == "fallback"
     assert h.audit.breaker.fail_counter == 1
+    assert h.value("audit_write_failures_total", reason="timeout") == 1
+    assert h.value("audit_write_failures_total", reason="error") == 0
 
 
 async def test_replay_waits_for_the_reset_timeout_then_drains(h: Harness) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import fakeredis
 import pytest
 
-from agent.exceptions import PMSRejected, PMSUnavailable
+from agent.exceptions import PMSNotFound, PMSRejected, PMSUnavailable
 from agent.pms import PMSClient
 from agent.pms.cache import availability_key
 from agent.settings import RetrySettings
@@ -20,8 +20,9 @@ MakeClient = Callable[..., PMSClient]
 ReadMetric = Callable[..., float]
 NO_RETRY = RetrySettings(retries=0)
 IN, OUT = date(2026, 3, 6), date(2026, 3, 8)
-KEY = "pms:availability:2026-03-06:2026-03-08:2:any"
-STALE_KEY = "pms:stale:availability:2026-03-06:2026-03-08:2:any"
+# One entry per stay: every room type for one guest, filtered for each party.
+KEY = "pms:availability:2026-03-06:2026-03-08:1:any"
+STALE_KEY = "pms:stale:availability:2026-03-06:2026-03-08:1:any"
 AVAILABILITY_PATH = "/api/v1/availability"
 STAY: dict[str, Any] = {
     "room_type": "suite",
@@ -87,17 +88,21 @@ async def test_second_lookup_is_a_cache_hit(
     assert read_metric("pms_cache_hits_total", kind="room_types") == 1
 
 
-async def test_different_queries_are_cached_apart(
+async def test_one_entry_answers_every_party_and_room_type_of_a_stay(
     make_client: MakeClient, fake_pms: FakePMS
 ) -> None:
     client = make_client()
-    await client.availability(IN, OUT, 2)
-    await client.availability(IN, OUT, 3)
-    await client.availability(IN, OUT, 2, "suite")
-    assert fake_pms.calls_to(AVAILABILITY_PATH) == 3
+    everyone = await client.availability(IN, OUT, 2)
+    three = await client.availability(IN, OUT, 3)
     only_suite = await client.availability(IN, OUT, 2, "suite")
-    assert only_suite.source == "cache"
+    assert fake_pms.calls_to(AVAILABILITY_PATH) == 1
+    assert (three.source, only_suite.source) == ("cache", "cache")
+    # What the PMS answers for each: room types that hold the party, or the one asked for.
+    assert [o.room_type for o in everyone.value] == ["standard", "superior", "deluxe", "suite"]
+    assert [o.room_type for o in three.value] == ["superior", "deluxe", "suite"]
     assert [o.room_type for o in only_suite.value] == ["suite"]
+    with pytest.raises(PMSNotFound):
+        await client.availability(IN, OUT, 2, "penthouse")
 
 
 async def test_keys_and_ttls(make_client: MakeClient, fake_redis: fakeredis.FakeAsyncRedis) -> None:
@@ -295,7 +300,6 @@ async def test_a_booking_invalidates_exactly_the_overlapping_availability(
     client = make_client()
     overlapping = [
         (IN, OUT, 2, None),
-        (IN, OUT, 3, None),
         (date(2026, 3, 7), date(2026, 3, 10), 1, "suite"),
         (date(2026, 3, 4), date(2026, 3, 7), 2, None),
     ]

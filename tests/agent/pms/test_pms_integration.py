@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 
 API_KEY = "pms-test-key"
 IN, OUT = date(2026, 3, 5), date(2026, 3, 7)  # Thursday and Friday nights
-KEY = "pms:availability:2026-03-05:2026-03-07:2:any"
+# One entry per stay: every room type for one guest, filtered for each party.
+KEY = "pms:availability:2026-03-05:2026-03-07:1:any"
 
 
 async def no_sleep(_seconds: float) -> None:

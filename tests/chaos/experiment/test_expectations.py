@@ -21,6 +21,8 @@ DECLARED = frozenset(
         "circuit_breaker_transitions_total",
         "retry_attempts_total",
         "session_save_retries_total",
+        "audit_write_failures_total",
+        "pms_api_latency_seconds_sum",
         "audit_fallback_writes_total",
         "audit_fallback_pending",
         "pms_cache_hits_total",
@@ -116,6 +118,11 @@ def test_a_counter_reset_keeps_counting_from_the_new_value() -> None:
         ("fallback_writes", ("audit_fallback_writes_total", ()), {"min": 1}),
         ("session_save_retries", ("session_save_retries_total", ()), {"min": 1}),
         ("stale_served", ("pms_cache_stale_served_total", ()), {"min": 1}),
+        (
+            "audit_write_failures",
+            ("audit_write_failures_total", (("reason", "timeout"),)),
+            {"reason": "timeout", "min": 1},
+        ),
         (
             "pms_calls",
             (
@@ -360,10 +367,29 @@ def test_cache_hit_rate_passes_fails_and_needs_lookups() -> None:
     assert judge({"cache_hit_rate": {"min": 0.8}}, idle).status == "inconclusive"
 
 
+def test_pms_latency_shift_reads_the_agents_own_timing() -> None:
+    count = ("pms_api_latency_seconds_count", (("operation", "availability"),))
+    total = ("pms_api_latency_seconds_sum", (("operation", "availability"),))
+    # 10 calls of 10 ms before the fault; 10 calls of 310 ms during it.
+    slow = readings(
+        {count: [(0, 0.0), (9, 10.0), (19, 20.0)], total: [(0, 0.0), (9, 0.1), (19, 3.2)]}
+    )
+    verdict = judge({"pms_latency_shift": {"min": 0.25}}, evidence(slow))
+    assert verdict.status == "passed" and verdict.observed["shift_s"] == pytest.approx(0.3)
+    same = readings(
+        {count: [(0, 0.0), (9, 10.0), (19, 20.0)], total: [(0, 0.0), (9, 0.1), (19, 0.2)]}
+    )
+    assert judge({"pms_latency_shift": {"min": 0.25}}, evidence(same)).status == "failed"
+    idle = readings({count: [(0, 0.0), (19, 2.0)], total: [(0, 0.0), (19, 0.1)]})
+    assert judge({"pms_latency_shift": {"min": 0.25}}, evidence(idle)).status == "inconclusive"
+    assert judge({"pms_latency_shift": {"min": 0.25}}, NOTHING).status == "inconclusive"
+
+
 def test_every_kind_has_a_no_data_case_here() -> None:
     covered = {
         "breaker_transitions", "breaker_quiet", "retries", "session_save_retries",
-        "fallback_writes", "stale_served", "pms_calls", "fallback_drained",
+        "fallback_writes", "stale_served", "pms_calls", "fallback_drained", "audit_write_failures",
+        "pms_latency_shift",
         "no_lost_audit_events", "no_5xx", "p95_latency", "latency_shift", "cache_hit_rate",
         "degraded_replies",
     }  # fmt: skip

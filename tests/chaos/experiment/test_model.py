@@ -82,6 +82,8 @@ def test_an_experiment_without_an_expectation_that_proves_its_fault_is_refused()
         ({"pms_calls": {"outcome": "timeout", "min": 1}}, True),
         ({"pms_calls": {"outcome": "success", "min": 1}}, False),
         ({"latency_shift": {"min": 0.1}}, True),
+        ({"pms_latency_shift": {"min": 0.1}}, True),
+        ({"audit_write_failures": {"reason": "timeout", "min": 1}}, True),
         ({"latency_shift": {"max": 0.1}}, False),
         ({"no_lost_audit_events": {}}, False),
         ({"p95_latency": {"max_s": 1}}, False),

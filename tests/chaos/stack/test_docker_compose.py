@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from chaos.paths import CHECKOUT as REPO_ROOT
 from chaos.stack import docker
-from chaos.stack.config import REPO_ROOT, Ports, StackSettings
+from chaos.stack.config import Ports, StackSettings
 from chaos.stack.services import proxy_config, stack_urls
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"

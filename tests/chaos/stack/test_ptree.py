@@ -16,16 +16,20 @@ from chaos.stack import ptree
 from chaos.stack.state import StackState
 
 # A server shaped like PostgreSQL's postmaster: it forks children that each call setsid(),
-# so they are in neither its session nor its process group, then writes their pids.
+# so they are in neither its session nor its process group, then writes their pids (once
+# each child has said, through a pipe, that its setsid() is done).
 FORKING_SERVER = """
 import os, signal, sys, time
 children = []
 for _ in range(3):
+    ready, told = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.setsid()
+        os.write(told, b"1")
         while True:
             time.sleep(0.05)
+    os.read(ready, 1)
     children.append(pid)
 def stop(*_):
     for child in children:
