@@ -2,10 +2,12 @@
 
 The same experiment runs ``--runs`` times with no fault in either window (its fault goes
 to the null-fault proxy, which applies none) and ``--runs`` times with ``--added-ms`` of
-latency on the PMS path, under an open-model load of availability questions that miss
-the PMS cache. Its comparison claims "the median reply of those questions may rise at
-most ``--tolerance-ms``". Printed: the false DEGRADED rate without a fault, the detection
-rate with it, and the requests per window.
+latency on the PMS path, under an open-model load of availability questions, against a
+throwaway agent whose PMS cache answers nothing from memory (no warmer, no per-night
+composition, one-second entries), so every question is an uncached PMS lookup. Its
+comparison claims "the median reply of those questions may rise at most
+``--tolerance-ms``". Printed: the false DEGRADED rate without a fault, the detection rate
+with it, and the requests per window.
 """
 
 from __future__ import annotations
@@ -20,9 +22,17 @@ from typing import Any
 
 from chaos.experiment.model import ensure_experiment
 from chaos.experiment.runner import run_experiment
+from chaos.lab.agents import temporary_agent
 from chaos.lab.load import cold_cache
 from chaos.nullproxy import NullFaultProxy
 from chaos.stack.state import StackState, discover
+
+# The agent's PMS cache, left with nothing to answer from: every question is a lookup.
+UNCACHED = {
+    "AGENT_PMS__CACHE_WARM_DAYS": "0",
+    "AGENT_PMS__CACHE_COMPOSE_MAX_NIGHTS": "1",
+    "AGENT_PMS__CACHE_AVAILABILITY_TTL_S": "1",
+}
 
 
 def experiment(added_ms: int, tolerance_ms: float, window_s: float, rate: float) -> dict[str, Any]:
@@ -43,9 +53,10 @@ def experiment(added_ms: int, tolerance_ms: float, window_s: float, rate: float)
         "load": {
             "rate_per_s": rate,
             "guests": 20,
-            "stays": 300,
+            "stays": 200,
             "skew": 0,
             "mix": ["availability"],
+            "lead_days": 120,
             "whatsapp_share": 0,
         },
         "compare": [
@@ -85,17 +96,17 @@ def calibrate(
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run both conditions ``runs`` times; the rates and every run's figures."""
-    state = discover()
     spec = experiment(added_ms, tolerance_ms, window_s, rate)
     results: dict[str, list[dict[str, Any]]] = {"no_fault": [], "fault": []}
-    for i in range(runs):
-        for condition in ("no_fault", "fault"):
-            result = one_run(state, spec, null=condition == "no_fault")
-            results[condition].append(result)
-            progress(
-                f"  run {i + 1:2d} {condition:8s} {result['class']:8s} shift "
-                f"{result['estimate_ms']:+7.2f} ms, n={result['n_a']}/{result['n_b']}"
-            )
+    with temporary_agent(discover(), UNCACHED) as state:
+        for i in range(runs):
+            for condition in ("no_fault", "fault"):
+                result = one_run(state, spec, null=condition == "no_fault")
+                results[condition].append(result)
+                progress(
+                    f"  run {i + 1:2d} {condition:8s} {result['class']:8s} shift "
+                    f"{result['estimate_ms']:+7.2f} ms, n={result['n_a']}/{result['n_b']}"
+                )
     degraded = {c: sum(r["class"] == "DEGRADED" for r in rs) for c, rs in results.items()}
     sizes = [r["n_a"] for rs in results.values() for r in rs if r["n_a"]] + [
         r["n_b"] for rs in results.values() for r in rs if r["n_b"]

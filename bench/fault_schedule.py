@@ -17,13 +17,9 @@ from pathlib import Path
 from chaos.experiment.model import Probe
 from chaos.experiment.probes import run_probe
 from chaos.faults import Fault, FaultScheduler, FaultWindow, verify_clean
+from chaos.metrics import quantile
 from chaos.stack.state import discover
 from chaos.toxiproxy import ToxiproxyClient
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(windows: int, hold_s: float, gap_s: float) -> dict[str, float]:
@@ -66,8 +62,8 @@ def measure(windows: int, hold_s: float, gap_s: float) -> dict[str, float]:
         ]
     return {
         "events": len(lags),
-        "p50_ms": round(_quantile(lags, 0.5), 2),
-        "p99_ms": round(_quantile(lags, 0.99), 2),
+        "p50_ms": round(quantile(lags, 0.5), 2),
+        "p99_ms": round(quantile(lags, 0.99), 2),
         "max_ms": round(max(lags), 2),
     }
 

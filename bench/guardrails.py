@@ -17,6 +17,7 @@ from typing import Any
 
 from chaos.experiment.model import ensure_experiment
 from chaos.experiment.runner import run_experiment
+from chaos.metrics import quantile
 from chaos.stack.state import discover
 
 EXPERIMENT: dict[str, Any] = {
@@ -39,11 +40,6 @@ EXPERIMENT: dict[str, Any] = {
 }
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.guardrails", description=__doc__)
     parser.add_argument("--trials", type=int, default=50)
@@ -63,13 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         "trials": args.trials,
         "aborted": statuses.count("aborted"),
         "breach_to_clean_s": {
-            "p50": round(_quantile(to_clean, 0.5), 3),
-            "p99": round(_quantile(to_clean, 0.99), 3),
+            "p50": round(quantile(to_clean, 0.5), 3),
+            "p99": round(quantile(to_clean, 0.99), 3),
             "max": round(max(to_clean), 3),
         }
         if to_clean
         else None,
-        "fault_to_breach_s_p50": round(_quantile(to_breach, 0.5), 3) if to_breach else None,
+        "fault_to_breach_s_p50": round(quantile(to_breach, 0.5), 3) if to_breach else None,
         "wall_s": round(time.monotonic() - began, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

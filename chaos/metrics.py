@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -39,6 +40,17 @@ _SAMPLE_SUFFIXES = {
     "histogram": ("_bucket", "_count", "_sum"),
     "summary": ("", "_count", "_sum"),
 }
+
+
+def quantile(values: Iterable[float], q: float) -> float:
+    """The ``q`` quantile of ``values``, interpolated between the closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values to take a quantile of")
+    rank = q * (len(ordered) - 1)
+    lo = math.floor(rank)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
 
 
 def label_key(labels: Mapping[str, str]) -> str:

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -127,8 +127,9 @@ class GuestMix:
 
     ``kinds`` narrows the conversations drawn (default: the whole mix, by its weights);
     a greeting that opens a conversation is skipped, so every message asks something.
-    ``stays`` distinct stay windows are drawn with popularity skew ``skew`` (0: uniform,
-    so nearly every availability question is a PMS cache miss).
+    ``stays`` distinct stay windows are drawn with popularity skew ``skew`` (0: uniform);
+    ``lead_days`` moves every stay that many days further ahead (beyond the nights the
+    agent's cache warmer keeps, a question is a PMS lookup the first time it is asked).
     """
 
     def __init__(
@@ -138,13 +139,15 @@ class GuestMix:
         stays: int = 30,
         skew: float = 1.1,
         kinds: tuple[str, ...] = (),
+        lead_days: int = 0,
     ) -> None:
         unknown = sorted(set(kinds) - set(DEFAULT_MIX))
         if unknown:
             raise ValueError(f"unknown conversation kind(s) {', '.join(unknown)}")
         self.kinds = kinds or tuple(DEFAULT_MIX)
         self.rng = random.Random(seed)
-        windows = stay_windows(date.today(), count=stays, horizon_days=max(60, stays), seed=seed)
+        start = date.today() + timedelta(days=lead_days)
+        windows = stay_windows(start, count=stays, horizon_days=max(60, stays), seed=seed)
         self.guest = Guest(self.rng, StayPicker(windows, self.rng, exponent=skew))
 
     def turn(self, whatsapp: bool = False) -> Turn:
@@ -179,6 +182,7 @@ class OpenLoad:
     stays: int = 30
     skew: float = 1.1
     kinds: tuple[str, ...] = ()
+    lead_days: int = 0
     seed: int = 7
     timeout_s: float = 15.0
     max_in_flight: int = 500
@@ -202,7 +206,13 @@ class OpenLoad:
 
     def messages(self) -> Iterator[Message]:
         """The planned messages, in order (the same for the same seed)."""
-        mix = GuestMix(seed=self.seed, stays=self.stays, skew=self.skew, kinds=self.kinds)
+        mix = GuestMix(
+            seed=self.seed,
+            stays=self.stays,
+            skew=self.skew,
+            kinds=self.kinds,
+            lead_days=self.lead_days,
+        )
         run = uuid.uuid4().int % 100_000
         for n in range(1 << 62):
             whatsapp = mix.rng.random() < self.whatsapp_share

@@ -17,7 +17,7 @@ from typing import Any
 
 from chaos.exceptions import ExperimentError
 from chaos.journal import Journal, Verdict
-from chaos.metrics import Timeline, Transition
+from chaos.metrics import Timeline, Transition, quantile
 from chaos.traffic import Sample
 
 PHASES = ("before", "during", "after")
@@ -457,14 +457,6 @@ def no_5xx(ev: Evidence, spec: dict[str, Any]) -> Outcome:
     return PASSED, f"0 of {len(samples)} guest requests failed ({', '.join(channels)})", observed
 
 
-def _quantile_of(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    lo = math.floor(rank)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
-
-
 def _latencies(ev: Evidence, phase: str, spec: dict[str, Any]) -> list[float]:
     return [
         s.latency_s
@@ -484,7 +476,7 @@ def p95_latency(ev: Evidence, spec: dict[str, Any]) -> Outcome:
             f"{len(latencies)} requests in phase {phase}, need {need} for a p95",
             {"n": len(latencies)},
         )
-    p95 = _quantile_of(latencies, 0.95)
+    p95 = quantile(latencies, 0.95)
     ok = p95 <= spec["max_s"]
     return (
         PASSED if ok else FAILED,
@@ -505,7 +497,7 @@ def latency_shift(ev: Evidence, spec: dict[str, Any]) -> Outcome:
             f"need {need} in each",
             {"n_before": len(before), "n_during": len(during)},
         )
-    a, b = _quantile_of(before, q), _quantile_of(during, q)
+    a, b = quantile(before, q), quantile(during, q)
     shift = b - a
     observed = {
         "before_s": round(a, 4),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.exceptions import ExperimentError, MetricsError
-from chaos.metrics import Timeline, prometheus_query
+from chaos.metrics import Timeline, prometheus_query, quantile
 from chaos.traffic import Sample
 
 CHECK_EVERY_S = 0.25
@@ -104,8 +104,7 @@ def reading(
         ]
         if len(ages) < s["min_samples"]:
             return None
-        ordered = sorted(ages)
-        return ordered[min(len(ordered) - 1, round(s["quantile"] * (len(ordered) - 1)))]
+        return quantile(ages, s["quantile"])
     labels = {str(k): str(v) for k, v in (s.get("labels") or {}).items()}
     if s["metric"] == "counter":
         return timeline.increase(s["name"], since, None, **labels)

@@ -66,6 +66,7 @@ class Load:
     stays: int = 30
     skew: float = 1.1
     mix: tuple[str, ...] = ()
+    lead_days: int = 0
     locust: str | None = None
 
 
@@ -264,7 +265,18 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
     elif d.get("load") is not None:
         ld = _mapping(d["load"], "load")
         _only(
-            ld, {"rate_per_s", "guests", "whatsapp_share", "stays", "skew", "mix", "locust"}, "load"
+            ld,
+            {
+                "rate_per_s",
+                "guests",
+                "whatsapp_share",
+                "stays",
+                "skew",
+                "mix",
+                "lead_days",
+                "locust",
+            },
+            "load",
         )
         mix = tuple(_list(ld.get("mix", []), "load.mix"))
         unknown = sorted(set(mix) - set(DEFAULT_MIX))
@@ -289,6 +301,7 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
             stays=int(_number(ld.get("stays", Load.stays), "load.stays", minimum=1)),
             skew=_number(ld.get("skew", Load.skew), "load.skew"),
             mix=mix,
+            lead_days=int(_number(ld.get("lead_days", 0), "load.lead_days")),
             locust=locust,
         )
     if load is None and (comparisons or any(e.kind in TRAFFIC_KINDS for e in expectations)):

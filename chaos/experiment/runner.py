@@ -29,7 +29,7 @@ from chaos.experiment.probes import run_probe
 from chaos.faults import FaultScheduler, FaultWindow, verify_clean
 from chaos.journal import Journal, ProbeResult, Rollback
 from chaos.lease import Lease
-from chaos.metrics import MetricsSampler, Timeline, wait_scraped
+from chaos.metrics import MetricsSampler, Timeline, quantile, wait_scraped
 from chaos.stack.state import StackState
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.traffic import OpenLoad, Sample
@@ -207,6 +207,7 @@ def _traffic(
         stays=exp.load.stays,
         skew=exp.load.skew,
         kinds=exp.load.mix,
+        lead_days=exp.load.lead_days,
     )
 
 
@@ -222,6 +223,7 @@ def _describe_load(load: Traffic | None) -> dict[str, Any]:
             "stays": load.stays,
             "skew": load.skew,
             "mix": list(load.kinds) or "default",
+            "lead_days": load.lead_days,
         }
     return {"kind": type(load).__name__, "scenario": str(getattr(load, "scenario", ""))}
 
@@ -341,20 +343,7 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
         "duplicated": audit.duplicated,
         "error": audit.error,
     }
-    evidence = Evidence(
-        timeline=journal.timeline,
-        samples=journal.samples,
-        fault_start=window[0],
-        fault_end=window[1],
-        audit=audit,
-        run_start=journal.started_at,
-        run_end=journal.ended_at,
-        fault_spans=[
-            (f.started_at, f.ended_at or f.started_at)
-            for f in journal.faults
-            if f.started_at is not None
-        ],
-    )
+    evidence = Evidence.of(journal)
     journal.verdicts = [evaluate(e, evidence) for e in exp.expectations] + [
         compare(c, evidence) for c in exp.comparisons
     ]
@@ -382,13 +371,6 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal) -> None:
         journal.status = "inconclusive" if "inconclusive" in statuses else "passed"
 
 
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
     """Headline numbers for the report: traffic, latency per phase, counters, scheduling."""
     out: dict[str, Any] = {
@@ -401,7 +383,7 @@ def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
     for phase in ("before", "during", "after"):
         lat = [s.latency_s for s in ev.phase(phase)]
         for q in (0.5, 0.95):
-            value = _quantile(lat, q)
+            value = quantile(lat, q) if lat else None
             out[f"p{round(q * 100)}_{phase}_s"] = round(value, 4) if value is not None else None
     for metric in (
         "session_save_retries_total",

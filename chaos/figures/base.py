@@ -7,7 +7,7 @@ Time on every x axis is seconds since the first fault start (``Journal.origin``)
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from chaos.journal import PHASES, Journal
+from chaos.traffic import Sample
 
 FAULT_COLOUR = "#e5534b"
 STATE_COLOURS = {"closed": "#2da44e", "open": "#cf222e", "half-open": "#d4a72c"}
@@ -136,7 +137,13 @@ def outcome(status: int, degraded: bool | None) -> str:
 
 def requests_frame(journal: Journal) -> pd.DataFrame:
     """Every guest request, by the time it was meant to be sent (seconds since the origin)."""
-    t0 = journal.origin
+    return requests_table(journal.samples, journal.origin, journal.phase_of)
+
+
+def requests_table(
+    samples: Sequence[Sample], t0: float, phase_of: Callable[[float], str]
+) -> pd.DataFrame:
+    """Requests as a table: send time relative to ``t0``, latency, outcome, phase."""
     rows = [
         [
             s.intended_at - t0,
@@ -146,9 +153,9 @@ def requests_frame(journal: Journal) -> pd.DataFrame:
             outcome(s.status, s.degraded),
             s.channel,
             s.label,
-            journal.phase_of(s.intended_at),
+            phase_of(s.intended_at),
         ]
-        for s in journal.samples
+        for s in samples
     ]
     frame = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
     return frame.astype({"t": float, "latency_s": float, "status": int, "degraded": bool})

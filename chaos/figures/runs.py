@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 
 from chaos.figures.base import (
     OUTCOME_COLOURS,
@@ -116,24 +117,36 @@ def fallback_chart(journal: Journal) -> LabFigure | Skipped:
             lw=1.4,
             label=f"pending replay (peak {pending.max():g})",
         )
-    for label, df, colour, style in (
-        ("fallback writes", writes, "#0969da", "-"),
-        ("replayed into PostgreSQL", replayed, "#2da44e", "--"),
-    ):
-        if len(df.columns):
-            total = df.sum(axis=1)
-            ax.step(
-                total.index,
-                total,
-                where="post",
-                color=colour,
-                ls=style,
-                lw=2,
-                label=f"{label} ({total.iloc[-1]:g}, cumulative)",
-            )
+    step_totals(
+        ax,
+        {
+            "fallback writes": (writes, "#0969da", "-"),
+            "replayed into PostgreSQL": (replayed, "#2da44e", "--"),
+        },
+        ", cumulative",
+    )
     floor_at_zero(ax)
     finish(ax, "Audit fallback: writes during the outage, replay after it", "events")
     return fig
+
+
+def scatter_outcomes(ax: Axes, req: pd.DataFrame) -> None:
+    """Each request's latency at its send time, coloured by how it ended."""
+    for name, colour in OUTCOME_COLOURS.items():
+        part = req[req["outcome"] == name]
+        if len(part):
+            ax.scatter(part["t"], part["latency_s"], s=12, color=colour, alpha=0.75,
+                       marker="x" if name.startswith("5xx") else "o",
+                       label=f"{name} ({len(part)})")  # fmt: skip
+
+
+def step_totals(ax: Axes, series: dict[str, tuple[pd.DataFrame, str, str]], suffix: str) -> None:
+    """Each counter's cumulative increase (columns summed) as a step line."""
+    for label, (df, colour, style) in series.items():
+        if len(df.columns):
+            total = df.sum(axis=1)
+            ax.step(total.index, total, where="post", color=colour, ls=style, lw=2,
+                    label=f"{label} ({total.iloc[-1]:g}{suffix})")  # fmt: skip
 
 
 def latency_chart(journal: Journal, title: str = "Guest reply latency") -> LabFigure | Skipped:
@@ -144,18 +157,7 @@ def latency_chart(journal: Journal, title: str = "Guest reply latency") -> LabFi
         return Skipped("no guest requests were recorded (the experiment ran without load)")
     fig, (ax,) = new_figure(height=3.6)
     shade(ax, fault_windows(journal))
-    for name, colour in OUTCOME_COLOURS.items():
-        part = req[req["outcome"] == name]
-        if len(part):
-            ax.scatter(
-                part["t"],
-                part["latency_s"],
-                s=12,
-                color=colour,
-                alpha=0.75,
-                marker="x" if name.startswith("5xx") else "o",
-                label=f"{name} ({len(part)})",
-            )
+    scatter_outcomes(ax, req)
     window = _window_s(journal)
     lat = pd.Series(req["latency_s"].to_numpy(dtype=float), index=req["t"].to_numpy())
     if len(lat) >= 3:
@@ -236,25 +238,19 @@ def hit_rate_chart(
 def stale_cache_chart(journal: Journal) -> LabFigure | Skipped:
     """PMS cache hits, misses and stale answers served (cumulative)."""
     series = {
-        "cache hits": (increase(journal, "pms_cache_hits_total"), "#2da44e"),
-        "cache misses": (increase(journal, "pms_cache_misses_total"), "#8250df"),
-        "stale answers served": (increase(journal, "pms_cache_stale_served_total"), "#d4a72c"),
+        "cache hits": (increase(journal, "pms_cache_hits_total"), "#2da44e", "-"),
+        "cache misses": (increase(journal, "pms_cache_misses_total"), "#8250df", "-"),
+        "stale answers served": (
+            increase(journal, "pms_cache_stale_served_total"),
+            "#d4a72c",
+            "-",
+        ),
     }
-    if all(df.empty for df, _ in series.values()):
+    if all(df.empty for df, _, _ in series.values()):
         return Skipped("no PMS cache counters were read during the run")
     fig, (ax,) = new_figure(height=3.6)
     shade(ax, fault_windows(journal))
-    for label, (df, colour) in series.items():
-        if len(df.columns):
-            total = df.sum(axis=1)
-            ax.step(
-                total.index,
-                total,
-                where="post",
-                lw=2,
-                color=colour,
-                label=f"{label} ({total.iloc[-1]:g})",
-            )
+    step_totals(ax, series, "")
     floor_at_zero(ax)
     finish(ax, "PMS cache: stale copies answer while the PMS is down", "lookups (cumulative)")
     return fig

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import redis
 
-from chaos.figures.base import REQUEST_COLUMNS, outcome, relative
+from chaos.figures.base import relative, requests_table
 from chaos.lab.agents import temporary_agent
 from chaos.lab.errors import LabError
 from chaos.lab.runs import Run, run
@@ -38,7 +38,12 @@ MIXES: dict[str, tuple[str, ...] | None] = {
     "booking": ("availability", "booking"),
 }
 # Fresh PMS cache entries only: the stale copies stay, a PMS outage still needs them.
-CACHE_PATTERNS = ("pms:availability:*", "pms:index:availability:*", "pms:room_types")
+CACHE_PATTERNS = (
+    "pms:availability:*",
+    "pms:index:availability:*",
+    "pms:night:*",
+    "pms:room_types",
+)
 TTL_ENV = "AGENT_PMS__CACHE_AVAILABILITY_TTL_S"
 
 
@@ -57,20 +62,7 @@ class Traffic:
     @property
     def requests(self) -> pd.DataFrame:
         """Every guest request (seconds since the load started), all in phase "load"."""
-        rows = [
-            [
-                s.intended_at - self.t0,
-                s.latency_s,
-                s.status,
-                bool(s.degraded),
-                outcome(s.status, s.degraded),
-                s.channel,
-                s.label,
-                "load",
-            ]
-            for s in self.samples
-        ]
-        return pd.DataFrame(rows, columns=REQUEST_COLUMNS)
+        return requests_table(self.samples, self.t0, lambda _: "load")
 
     def hit_counts(self, kind: str | None = None) -> tuple[pd.Series, pd.Series]:
         """Cumulative PMS cache hits and misses (of one ``kind``, or all) since ``t0``."""

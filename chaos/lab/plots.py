@@ -8,17 +8,14 @@ same figure base.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from matplotlib.axes import Axes
 
 from chaos.figures import runs as charts
 from chaos.figures.base import (
-    OUTCOME_COLOURS,
     LabFigure,
     Skipped,
     finish,
     new_figure,
-    rolling_quantile,
 )
 from chaos.lab.analysis import agent_profile, first_budget_exceeded, step_table
 from chaos.lab.runs import Run
@@ -66,40 +63,15 @@ def _budget_line(ax: Axes, r: Run) -> None:
         )
 
 
-def _requests_scatter(ax: Axes, r: Run, rolling: bool = True) -> None:
-    req = r.requests
-    for name, colour in OUTCOME_COLOURS.items():
-        part = req[req["outcome"] == name]
-        if len(part):
-            ax.scatter(
-                part["t"],
-                part["latency_s"],
-                s=14,
-                color=colour,
-                alpha=0.75,
-                marker="x" if name.startswith("5xx") else "o",
-                label=f"{name} ({len(part)})",
-            )
-    if rolling and len(req) >= 3:
-        lat = pd.Series(req["latency_s"].to_numpy(dtype=float), index=req["t"].to_numpy())
-        span = float(req["t"].max() - req["t"].min())
-        window = min(10.0, max(2.0, round(span / 12)))
-        for q, style in ((0.5, "-"), (0.95, "--")):
-            ax.plot(
-                lat.index,
-                rolling_quantile(lat, window, q),
-                ls=style,
-                color="#24292f",
-                lw=1.3,
-                label=f"rolling p{round(q * 100)} ({window:g} s)",
-            )
+def _requests_scatter(ax: Axes, r: Run) -> None:
+    charts.scatter_outcomes(ax, r.requests)
 
 
 def plot_latency_steps(r: Run) -> LabFigure:
     """Every guest reply's latency across the latency steps, by outcome."""
     fig, (ax,) = new_figure(height=4.0)
     _step_shading(ax, r)
-    _requests_scatter(ax, r, rolling=False)
+    _requests_scatter(ax, r)
     table = step_table(r)
     for i, ((start, end), (_, row)) in enumerate(
         zip(r.fault_windows, table.iterrows(), strict=True)
