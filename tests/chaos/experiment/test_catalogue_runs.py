@@ -5,7 +5,7 @@ run pages unexpectedly, across the whole catalogue. The dashboards' chaos window
 captured into each journal, match the faults the proxy confirmed within 2 s.
 
 The stack runs the lab profile (breakers reset after 5 s, retries back off 0.1/0.2/0.4 s),
-so the whole catalogue takes about five minutes. ``test_null_faults.py`` runs the same
+so the whole catalogue takes about six minutes. ``test_null_faults.py`` runs the same
 catalogue with faults that are accepted but never applied, where none may pass.
 """
 
