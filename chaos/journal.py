@@ -127,6 +127,10 @@ class Journal:
     abort: dict[str, Any] | None = None  # the guardrail that stopped the run, if one did
     figures: dict[str, Any] = field(default_factory=dict)
     generator: str = "chaos"
+    # What Prometheus, Alertmanager and the sink showed (chaos.alerting.AlertEvidence).
+    alerts: dict[str, Any] | None = None
+    # Dashboard panels over the run with the chaos windows (chaos.dashboards.snapshot).
+    panels: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -194,6 +198,8 @@ class Journal:
             "audit": self.audit,
             "abort": self.abort,
             "figures": self.figures,
+            "alerts": self.alerts,
+            "panels": self.panels,
         }
 
     @classmethod
@@ -232,6 +238,8 @@ class Journal:
                 abort=data.get("abort"),
                 figures=dict(data.get("figures") or {}),
                 generator=str(data.get("generator", "chaos")),
+                alerts=data.get("alerts"),
+                panels=list(data.get("panels") or []),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ChaosError(

@@ -141,6 +141,29 @@ def prometheus_query(
     return result
 
 
+def wait_scraped(
+    prometheus_url: str, jobs: Iterable[str], *, scrapes: int = 3, timeout_s: float = 15.0
+) -> bool:
+    """Wait until Prometheus has scraped each job ``scrapes`` times in the last 10 s.
+
+    A freshly started Prometheus applies its targets only after a few seconds: a fault
+    injected before that would be missing from its series (and so from the dashboards).
+    """
+    wanted = set(jobs)
+    query = f"count_over_time(up[10s]) >= {scrapes}"  # per target: its scrapes in 10 s
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            done = {r["metric"].get("job") for r in prometheus_query(prometheus_url, query)}
+        except MetricsError:
+            done = set()
+        if wanted <= done:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+
+
 @dataclass(frozen=True)
 class SourceError:
     """A reading that failed: when, from which source, and why."""

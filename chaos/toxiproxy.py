@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from chaos.exceptions import ToxiproxyError
+from chaos.proxy.chaoswindows import RUN_HEADER
 
 TOXIC_TYPES = (
     "latency",
@@ -70,12 +71,20 @@ class Proxy:
 class ToxiproxyClient:
     """Synchronous client; cheap to create, close it (or use ``with``) when done."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8474", timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8474",
+        timeout_s: float = 5.0,
+        *,
+        run_id: str = "",
+    ) -> None:
+        """``run_id`` labels what this client adds on chaos.proxy's chaos-window series."""
         self.base_url = base_url.rstrip("/")
+        headers = {"User-Agent": "chaoslab"}
+        if run_id:
+            headers[RUN_HEADER] = run_id  # ignored by the real Toxiproxy
         self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_s),
-            headers={"User-Agent": "chaoslab"},
+            base_url=self.base_url, timeout=httpx.Timeout(timeout_s), headers=headers
         )
 
     def __enter__(self) -> ToxiproxyClient:

@@ -8,7 +8,6 @@ instead of editing the files, so the job names, rules and routing stay the shipp
 from __future__ import annotations
 
 import copy
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ PROMETHEUS_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 RULES_DIR = PROMETHEUS_DIR / "rules"
 RECORDING_RULES = RULES_DIR / "recording.yml"
 ALERT_RULES = RULES_DIR / "alerts.yml"
+SLO_RULES = RULES_DIR / "slo.yml"  # generated from dashboards/slos.yml (chaos.dashboards.slo)
+RULE_FILES = (RECORDING_RULES, ALERT_RULES, SLO_RULES)
 PROMTOOL_TESTS_DIR = PROMETHEUS_DIR / "tests"
 ALERTMANAGER_CONFIG = ASSETS_DIR / "alertmanager" / "alertmanager.yml"
 ALERTMANAGER_ROUTE_TESTS = ASSETS_DIR / "alertmanager" / "routes-tests.yml"
@@ -43,10 +44,10 @@ def load_yaml(path: Path) -> Any:
         raise DashboardError(f"cannot read {path}: {exc}") from exc
 
 
-def alert_rules(path: Path = ALERT_RULES) -> list[dict[str, Any]]:
-    """Every alerting rule in a rule file, in file order."""
-    doc = load_yaml(path)
-    return [rule for group in doc["groups"] for rule in group["rules"] if "alert" in rule]
+def alert_rules(path: Path | None = None) -> list[dict[str, Any]]:
+    """Every alerting rule of a rule file (default: of every rule file), in file order."""
+    docs = [load_yaml(p) for p in ((path,) if path else RULE_FILES)]
+    return [r for doc in docs for group in doc["groups"] for r in group["rules"] if "alert" in r]
 
 
 def rules_with_runbook_base(base_url: str, path: Path = ALERT_RULES) -> str:
@@ -62,17 +63,18 @@ def rules_with_runbook_base(base_url: str, path: Path = ALERT_RULES) -> str:
 def prometheus_config(
     targets: Mapping[str, str | Sequence[str]],
     *,
-    rule_files: Sequence[Path] = (RECORDING_RULES, ALERT_RULES),
+    rule_files: Sequence[Path] = RULE_FILES,
     alertmanager: str | None = "127.0.0.1:9093",
     scrape_interval: str | None = None,
     evaluation_interval: str | None = None,
+    job_intervals: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The shipped Prometheus config, scraping ``targets`` (job name -> host:port).
 
     Jobs of the shipped file that ``targets`` leaves out are dropped, so a partial stack
     does not fire MonitoringTargetDown for servers it never started. Job names are part
     of the rules' contract: an unknown one is an error. ``alertmanager=None`` removes the
-    alerting section.
+    alerting section. ``job_intervals`` scrapes some jobs more often than the others.
     """
     config: dict[str, Any] = copy.deepcopy(load_yaml(PROMETHEUS_CONFIG))
     known = {job["job_name"] for job in config["scrape_configs"]}
@@ -86,6 +88,8 @@ def prometheus_config(
         addresses = targets[job["job_name"]]
         listed = [addresses] if isinstance(addresses, str) else list(addresses)
         job["static_configs"] = [{"targets": listed}]
+        if job_intervals and job["job_name"] in job_intervals:
+            job["scrape_interval"] = job["scrape_timeout"] = job_intervals[job["job_name"]]
         jobs.append(job)
     config["scrape_configs"] = jobs
     config["rule_files"] = [str(Path(p).resolve()) for p in rule_files]
@@ -106,23 +110,29 @@ def write_prometheus_config(
     targets: Mapping[str, str | Sequence[str]],
     *,
     runbook_base_url: str | None = None,
+    time_compression: int | None = None,
     **options: Any,
 ) -> Path:
-    """Write prometheus.yml and its rule files into ``out_dir``; return the config path."""
+    """Write prometheus.yml and its rule files into ``out_dir``; return the config path.
+
+    ``time_compression`` writes the lab profile's rules (``chaos.dashboards.lab``).
+    """
     rules_dir = out_dir / "rules"
     rules_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(RECORDING_RULES, rules_dir / RECORDING_RULES.name)
-    alerts_text = (
-        rules_with_runbook_base(runbook_base_url)
-        if runbook_base_url
-        else ALERT_RULES.read_text(encoding="utf-8")
-    )
-    (rules_dir / ALERT_RULES.name).write_text(alerts_text, encoding="utf-8")
-    config = prometheus_config(
-        targets,
-        rule_files=(rules_dir / RECORDING_RULES.name, rules_dir / ALERT_RULES.name),
-        **options,
-    )
+    written = []
+    for source in RULE_FILES:
+        text = (
+            rules_with_runbook_base(runbook_base_url, source)
+            if runbook_base_url
+            else source.read_text(encoding="utf-8")
+        )
+        if time_compression:
+            from chaos.dashboards.lab import lab_rules_text
+
+            text = lab_rules_text(text, time_compression)
+        (rules_dir / source.name).write_text(text, encoding="utf-8")
+        written.append(rules_dir / source.name)
+    config = prometheus_config(targets, rule_files=written, **options)
     path = out_dir / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path

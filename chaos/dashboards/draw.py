@@ -24,6 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from chaos.dashboards.windows import Region
+
 GRID_COLUMNS = 24
 INCH_PER_COLUMN = 0.9
 INCH_PER_ROW = 0.42
@@ -39,6 +41,7 @@ COLOURS = {
     "blue": "#3274d9",
     "purple": "#a352cc",
     "text": "#cccccc",
+    "chaos": "#a352cc",
 }
 UNIT_LABELS = {
     "reqps": "requests/s",
@@ -261,6 +264,17 @@ def draw_gauge(ax: Axes, data: PanelData) -> None:
 DRAWERS = {"timeseries": draw_timeseries, "stat": draw_stat, "gauge": draw_gauge}
 
 
+def shade_regions(ax: Axes, regions: Sequence[Region], min_width_s: float = 1.0) -> int:
+    """Shade chaos windows on a time axis (one region at least ``min_width_s`` wide)."""
+    for region in regions:
+        start = mdates.date2num(datetime.fromtimestamp(region.start, UTC))
+        end = mdates.date2num(
+            datetime.fromtimestamp(max(region.end, region.start + min_width_s), UTC)
+        )
+        ax.axvspan(start, end, color=COLOURS["chaos"], alpha=0.15, linewidth=0)
+    return len(regions)
+
+
 def _panel_rect(
     pos: dict[str, int], width_in: float, height_in: float
 ) -> tuple[float, float, float, float]:
@@ -274,9 +288,16 @@ def _panel_rect(
 
 
 def draw_dashboard(
-    dashboard: dict[str, Any], panels: Sequence[PanelData], out: Path, subtitle: str
+    dashboard: dict[str, Any],
+    panels: Sequence[PanelData],
+    out: Path,
+    subtitle: str,
+    regions: Sequence[Region] = (),
 ) -> Path:
-    """Draw every panel at its grid position and save one PNG at ``out``."""
+    """Draw every panel at its grid position and save one PNG at ``out``.
+
+    ``regions`` (the dashboard's chaos windows) are shaded on every time-series panel.
+    """
     rows = max((p.panel["gridPos"]["y"] + p.panel["gridPos"]["h"] for p in panels), default=1)
     width_in = GRID_COLUMNS * INCH_PER_COLUMN
     height_in = HEADER_INCHES + rows * INCH_PER_ROW
@@ -296,6 +317,8 @@ def draw_dashboard(
         ax.set_title(str(data.panel.get("title", "")), fontsize=9, loc="left")
         drawer = DRAWERS.get(str(data.panel.get("type")), draw_timeseries)
         drawer(ax, data)
+        if drawer is draw_timeseries and data.series:
+            shade_regions(ax, regions)
         if not data.series:
             reason = "query error" if data.errors else "no data"
             ax.text(

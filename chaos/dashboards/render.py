@@ -30,6 +30,7 @@ from chaos.dashboards.promql import (
     substitute,
     template_variables,
 )
+from chaos.dashboards.windows import Region, chaos_regions
 
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 _LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -107,11 +108,18 @@ def collect_panels(
     end: float,
     step: str,
     rate_interval: str,
+    panel_ids: Collection[int] | None = None,
 ) -> list[PanelData]:
-    """Run every target of every panel of ``dashboard`` over [start, end]."""
+    """Run every target of every panel (or of ``panel_ids``) of ``dashboard`` over [start, end]."""
     variables = template_variables(dashboard)
-    by_panel = {p["id"]: PanelData(panel=p) for p in iter_panels(dashboard) if "gridPos" in p}
+    by_panel = {
+        p["id"]: PanelData(panel=p)
+        for p in iter_panels(dashboard)
+        if "gridPos" in p and (panel_ids is None or p["id"] in panel_ids)
+    }
     for query in panel_queries(dashboard):
+        if query.panel_id not in by_panel:
+            continue
         data = by_panel[query.panel_id]
         where = f"{dashboard.get('uid')}/{query.panel_title}/{query.ref_id}"
         try:
@@ -142,16 +150,18 @@ def render_dashboards(
     rate_interval: str = "1m",
     only: Collection[str] = (),
     strict: bool = False,
+    end: float | None = None,
 ) -> list[Path]:
     """Draw each dashboard (or those whose uid is in ``only``) as ``<out_dir>/<uid>.png``.
 
-    With ``strict``, raises DashboardError after drawing if any panel query failed or
-    returned no series.
+    The range ends at ``end`` (default: now). The dashboard's chaos windows are shaded on
+    its time series. With ``strict``, raises DashboardError after drawing if any panel
+    query failed or returned no series.
     """
     dashboards = [d for d in load_dashboards(dashboards_dir) if not only or d.get("uid") in only]
     if not dashboards:
         raise DashboardError(f"no dashboards to render in {dashboards_dir} (only={sorted(only)})")
-    end = time.time()
+    end = time.time() if end is None else end
     start = end - range_s
     stamp = datetime.fromtimestamp(end, UTC).strftime("%Y-%m-%d %H:%M UTC")
     span = f"{range_s // 60} min" if range_s >= 600 else f"{range_s} s"
@@ -166,8 +176,14 @@ def render_dashboards(
             for data in panels:
                 problems.extend(data.errors)
                 problems.extend(f"{t}: no data" for t in data.empty_targets)
+            windows: list[Region] = []
+            try:
+                windows = chaos_regions(client, dashboard, start, end, step)
+            except DashboardError as exc:
+                problems.append(f"{dashboard.get('uid')}/chaos windows: {exc}")
+            shaded = f"; shaded: {len(windows)} chaos window(s)" if windows else ""
             out = out_dir / f"{dashboard.get('uid')}.png"
-            written.append(draw_dashboard(dashboard, panels, out, subtitle))
+            written.append(draw_dashboard(dashboard, panels, out, subtitle + shaded, windows))
     if strict and problems:
         raise DashboardError("panel queries without data:\n  " + "\n  ".join(problems))
     return written
@@ -192,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=900,
         help="time range in seconds, ending now (default 900)",
+    )
+    parser.add_argument(
+        "--end", type=float, default=None, help="end of the range, unix seconds (default: now)"
     )
     parser.add_argument("--step", default="15s", help="query resolution (default 15s)")
     parser.add_argument(
@@ -226,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_interval=args.rate_interval,
             only=args.only,
             strict=args.strict,
+            end=args.end,
         )
     except DashboardError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from chaos.exceptions import ExperimentError
+from chaos.experiment.alerts import AlertPlan, ensure_alerts
 from chaos.experiment.compare import Comparison, ensure_comparison
 from chaos.experiment.expectations import Expectation, ensure_expectation
 from chaos.experiment.guardrails import Guardrail, ensure_guardrail
@@ -88,6 +89,7 @@ class Experiment:
     tags: tuple[str, ...] = ()
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    alerts: AlertPlan | None = None  # expected and forbidden alerts (chaos.experiment.alerts)
 
     @property
     def method_s(self) -> float:
@@ -245,6 +247,7 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
             "baseline_s",
             "settle_s",
             "tags",
+            "alerts",
         },
         "experiment",
     )
@@ -352,6 +355,7 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
         tags=tuple(str(t) for t in d.get("tags", [])),
         path=path,
         raw=d,
+        alerts=ensure_alerts(d["alerts"]) if "alerts" in d else None,
     )
 
 

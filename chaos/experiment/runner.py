@@ -17,7 +17,10 @@ from typing import Any, Protocol
 import psycopg
 
 from chaos import __name__ as _pkg
+from chaos.alerting import AlertEvidence
 from chaos.exceptions import ChaosError, ExperimentAborted
+from chaos.experiment.alert_verdicts import judge_alerts
+from chaos.experiment.alerts import AlertCheck
 from chaos.experiment.compare import compare
 from chaos.experiment.expectations import AuditCheck, Evidence, evaluate, first_insert_after
 from chaos.experiment.guardrails import Guard
@@ -26,7 +29,7 @@ from chaos.experiment.probes import breakers_closed, run_probe
 from chaos.faults import FaultWindow, verify_clean
 from chaos.journal import FaultRecord, Journal, ProbeResult, Rollback
 from chaos.lease import Lease
-from chaos.metrics import MetricsSampler, Timeline, quantile
+from chaos.metrics import MetricsSampler, Timeline, quantile, wait_scraped
 from chaos.processfaults import PROCESS_FAULTS, NativeServices, Services, is_process_fault
 from chaos.scheduler import FaultScheduler
 from chaos.stack.state import StackState
@@ -271,12 +274,13 @@ def run_experiment(
     )
     if services is None and any(is_process_fault(s.fault) for s in exp.method):
         services = NativeServices.of(state)  # refused before anything runs on a compose stack
-    client = ToxiproxyClient(state.url("proxy_api"))
+    client = ToxiproxyClient(state.url("proxy_api"), run_id=run_id)
     sampler = MetricsSampler(
         agent_url, interval_s=sample_interval_s, prometheus_url=state.urls.get("prometheus")
     )
     traffic = _traffic(exp, state, f"exp-{run_id}", load)
     journal.load = _describe_load(traffic)
+    alert_check = AlertCheck(exp.alerts, dict(state.urls), progress) if exp.alerts else None
     samples: list[Sample] = []
     memory: dict[str, Any] = {}  # what stateful probes carry from before to after
     began = False
@@ -291,6 +295,12 @@ def run_experiment(
                 r.detail for r in journal.steady_state["before"] if not r.ok
             )
             return journal
+        if state.urls.get("prometheus"):
+            # The dashboards' chaos windows and the alerts are read from Prometheus.
+            wait_scraped(state.url("prometheus"), ("agent", "proxy"))
+        if alert_check is not None:
+            alert_check.wait_quiet()
+            alert_check.start()
         sampler.start()
         if traffic is not None:
             progress(f"  guest load: {journal.load}")
@@ -322,8 +332,15 @@ def run_experiment(
         ] + [Rollback("verify proxy clean", not problems, "; ".join(problems))]
         client.close()
         journal.ended_at = time.time()
+        if alert_check is not None and journal.status != "completed":
+            # Stops the watcher; the evidence goes in the report, with no verdict.
+            journal.alerts = alert_check.finish(journal.started_at, None).to_dict()
     if journal.status != "completed":
         return journal
+    if alert_check is not None:
+        window = journal.fault_window
+        fault_start = window[0] if window else None
+        journal.alerts = alert_check.finish(journal.started_at, fault_start).to_dict()
     _conclude(exp, state, journal, memory)
     return journal
 
@@ -353,7 +370,16 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal, memory: dict
     journal.verdicts = [evaluate(e, evidence) for e in exp.expectations] + [
         compare(c, evidence) for c in exp.comparisons
     ]
+    if exp.alerts is not None and journal.alerts is not None:
+        alerts = AlertEvidence.from_dict(journal.alerts)
+        journal.verdicts += judge_alerts(exp.alerts, alerts, window[0])
     journal.figures = figures(journal, evidence)
+    from chaos.dashboards.snapshot import capture as capture_panels  # matplotlib: import late
+
+    journal.panels = capture_panels(
+        state.urls.get("prometheus"), {f.target for f in journal.faults}, journal.started_at,
+        time.time(),
+    )  # fmt: skip
     journal.ended_at = time.time()
     after_failed = [r.detail for r in journal.steady_state["after"] if not r.ok]
     rollback_failed = [r.detail or r.action for r in journal.rollbacks if not r.ok]

@@ -28,7 +28,8 @@ Module map
     links (data plane: sockets, links, half-close, backpressure), behaviours (what each
     toxic does to a link), httptoxics and httpframe (the HTTP toxics and their HTTP/1.1
     framing), toxics (types, attributes, validation), addresses (listen parsing,
-    binding, Go error texts), gojson (Go encoding/json quirks), metrics, config.
+    binding, Go error texts), gojson (Go encoding/json quirks), metrics, chaoswindows
+    (which faults are in place, as Prometheus series), config.
 
 Extension: HTTP toxics
     ``http_status`` (``status``, ``retry_after``) and ``http_delay`` (``delay``) act on
@@ -70,6 +71,9 @@ Decisions where this server differs from Toxiproxy 2.12 (all harmless to its cli
       previous stage as a side effect). ``-token`` (or env
       ``CHAOS_PROXY_TOKEN``) requires ``Authorization: Bearer`` on every route; off by
       default because Toxiproxy clients cannot send it.
+    - ``/metrics`` also says which toxics are on which proxy and which proxies are
+      disabled (``chaos.proxy.chaoswindows``), labelled with the run id a client sends in
+      ``X-Chaoslab-Run`` (Toxiproxy ignores the header).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chaos.proxy import gojson
+from chaos.proxy import chaoswindows, gojson
 from chaos.proxy.exceptions import APIError, BadRequest, Unauthorized
 from chaos.proxy.httpserver import Request, Response
 from chaos.proxy.proxies import Proxy, ProxyCollection, ProxySpec
@@ -92,7 +92,7 @@ class API:
     ) -> None:
         self.collection = collection
         self.token = token
-        self.metrics_text = metrics_text or collection.metrics.render
+        self.metrics_text = metrics_text or self._metrics_text
         self._lock = asyncio.Lock()
         self._expiries: dict[tuple[str, str], object] = {}  # what ttl_ms will undo
         self._tasks: set[asyncio.Task[None]] = set()
@@ -125,6 +125,10 @@ class API:
                 },
             ),
         ]
+
+    def _metrics_text(self) -> str:
+        proxies = self.collection.proxies.values()
+        return self.collection.metrics.render() + chaoswindows.render(proxies)
 
     # -- dispatch -------------------------------------------------------------------------
     def _match(self, path: str) -> tuple[dict[str, RouteHandler], Params] | None:
@@ -234,12 +238,18 @@ class API:
         ttl_ms = fields.get("ttl_ms", 0)
         if ttl_ms < 0:
             raise BadRequest("ttl_ms must be 0 (no expiry) or positive")
+        run_id = chaoswindows.run_id_of(request.headers)
+        was_enabled = proxy.enabled
         await self.collection.update(
             proxy,
             listen=fields.get("listen", proxy.listen),
             upstream=fields.get("upstream", proxy.upstream),
             enabled=fields.get("enabled", proxy.enabled),
         )
+        if was_enabled and not proxy.enabled:
+            proxy.disabled_by_run = run_id
+        elif proxy.enabled:
+            proxy.disabled_by_run = ""
         self._expiries.pop(("proxy", proxy.name), None)
         if ttl_ms and not proxy.enabled:
             self._expire_later(("proxy", proxy.name), ttl_ms, self._enable_again, proxy)
@@ -286,6 +296,7 @@ class API:
     async def create_toxic(self, request: Request, params: Params) -> Response:
         proxy = self.collection.get(params["proxy"])
         toxic = parse_new_toxic(request.body, (t.name for t in proxy.toxics))
+        toxic.run_id = chaoswindows.run_id_of(request.headers)
         proxy.add_toxic(toxic)
         if toxic.ttl_ms:
             key = ("toxic", f"{proxy.name}/{toxic.name}")

@@ -52,6 +52,8 @@ class Proxy:
         self.dial_timeout = dial_timeout
         self.toxics: list[Toxic] = []
         self.connections: set[Connection] = set()
+        # The run that disabled the proxy (header X-Chaoslab-Run), while it is disabled.
+        self.disabled_by_run = ""
         self._server: asyncio.AbstractServer | None = None
         self._conn_cells: tuple[Cell, Cell] | None = None
 
@@ -88,6 +90,7 @@ class Proxy:
             raise ListenError(f"listen tcp {listen}: {exc}") from None
         self.listen = listen
         self.enabled = True
+        self.disabled_by_run = ""
         self._conn_cells = None
         log.info(
             "Started proxy",

@@ -80,6 +80,8 @@ class Toxic:
     toxicity: float
     attributes: dict[str, int] = field(default_factory=dict)
     ttl_ms: int = 0  # 0: until removed
+    # The experiment run that added it (header X-Chaoslab-Run); never in the API's JSON.
+    run_id: str = field(default="", compare=False)
 
     def attr(self, name: str) -> int:
         """One attribute value (0 when the type has no such attribute)."""

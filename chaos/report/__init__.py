@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from chaos.report.html import render_index, render_report
+from chaos.report.html import render_report
+from chaos.report.index import render_index
 
 __all__ = ["render_index", "render_report"]

@@ -8,17 +8,16 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 from collections import Counter
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from chaos.figures.base import Skipped
 from chaos.figures.runs import REPORT_CHARTS, compare_chart
 from chaos.journal import Journal
+from chaos.report.observability import alerts_section, panels_section
 
 STATUS_COLOURS = {
     "passed": "#1a7f37",
@@ -383,45 +382,18 @@ def render_report(journal: Journal, out_path: Path) -> Path:
     body = (
         _header(journal)
         + _verdicts(journal)
+        + alerts_section(journal)
         + _method(journal, t0)
         + _rollbacks(journal)
         + _evidence(journal, t0)
         + _steady_state(journal, t0)
         + _figures(journal)
         + _charts(journal)
+        + panels_section(journal)
         + _spec(journal)
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(
         _page(f"{journal.name or 'experiment'}: {journal.status}", body), encoding="utf-8"
     )
-    return out_path
-
-
-def render_index(entries: list[tuple[Journal, Path]], out_path: Path) -> Path:
-    """Write an index page linking each run's report (relative links) and return its path."""
-    counts = Counter(j.status for j, _ in entries)
-    summary = ", ".join(f"{n} {_text(s)}" for s, n in sorted(counts.items())) or "no runs"
-    rows = []
-    for journal, report in entries:
-        link = quote(Path(os.path.relpath(report, out_path.parent)).as_posix())
-        bad = journal.failing()
-        rows.append(
-            [
-                f'<a href="{_text(link)}">{_text(journal.name or report.stem)}</a>',
-                _text(journal.experiment.get("title", "")),
-                _badge(journal.status),
-                _when(journal.started_at),
-                _duration(duration_s(journal)),
-                f"{len(bad)} of {len(journal.verdicts)}",
-                _text(journal.reason()),
-            ]
-        )
-    body = f'<h1>Chaos experiment runs</h1><p class="summary">{summary}</p>' + _table(
-        ["experiment", "title", "status", "started", "duration", "not passed", "why"],
-        rows,
-        "No runs.",
-    )
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(_page("Chaos experiment runs", body), encoding="utf-8")
     return out_path

@@ -115,7 +115,7 @@ def render() -> dict[str, str]:
         "stack.host.json": json.dumps(host_stack_state(), indent=2, sort_keys=True) + "\n",
         "prometheus.yml": header + yaml.safe_dump(prometheus(), sort_keys=False),
         "alertmanager.yml": header
-        + yaml.safe_dump(alertmanager_config("http://alert-sink:5001/"), sort_keys=False),
+        + yaml.safe_dump(alertmanager_config("http://alert-sink:5001/alerts"), sort_keys=False),
     }
 
 

@@ -143,6 +143,7 @@ def agent(s: StackSettings, folder: Path) -> ManagedProcess:
 def prometheus(s: StackSettings, folder: Path) -> ManagedProcess:
     """Prometheus with the project's rules, scraping every server of the stack."""
     from chaos.dashboards.assets import RUNBOOKS_DIR, write_prometheus_config
+    from chaos.dashboards.lab import LAB_TIME_COMPRESSION
 
     binary = require_binary("prometheus", "install it with: apt-get install prometheus")
     h, p = s.host, s.ports
@@ -155,13 +156,22 @@ def prometheus(s: StackSettings, folder: Path) -> ManagedProcess:
         "prometheus": f"{h}:{p.prometheus}",
     }
     runbooks = RUNBOOKS_DIR.resolve().as_uri() + "/"
+    lab = s.profile == "lab"
     config = write_prometheus_config(
         folder,
         targets,
         runbook_base_url=runbooks,
         alertmanager=f"{h}:{p.alertmanager}",
         scrape_interval="2s",
-        evaluation_interval="2s",
+        # The lab evaluates time-compressed rules, every second, so that alerts fire and
+        # resolve within an experiment; the default profile keeps the production rules.
+        evaluation_interval="1s" if lab else "2s",
+        time_compression=LAB_TIME_COMPRESSION if lab else None,
+        # The proxy's chaos-window series, scraped every second, put a fault's start and
+        # end on the dashboards within about a second of the proxy confirming them. The
+        # lab scrapes the agent every second too: its compressed `for: 2s` then needs two
+        # failed scrapes, not one, before AgentDown pages.
+        job_intervals={"proxy": "1s", "agent": "1s"} if lab else {"proxy": "1s"},
     )
     argv = [
         binary,
@@ -202,10 +212,16 @@ def alertmanager(s: StackSettings, folder: Path) -> ManagedProcess:
         "prometheus-alertmanager", "install it with: apt-get install prometheus-alertmanager"
     )
     config = folder / "alertmanager.yml"
-    sink = f"http://{s.host}:{s.ports.alert_sink}/"
+    # The sink takes notifications on /alerts: its root answers 404, and Alertmanager
+    # does not retry a 4xx, so a wrong path here silently drops every notification.
+    sink = f"http://{s.host}:{s.ports.alert_sink}/alerts"
     config.write_text(
         yaml.safe_dump(
-            alertmanager_config(sink, group_wait="1s", group_interval="5s"), sort_keys=False
+            # Shipped routing, grouping and inhibition; timers at a 1 s floor, so that an
+            # alert joining a group that is still open is notified within a second, not
+            # swallowed when it ends before the group's next flush.
+            alertmanager_config(sink, group_wait="1s", group_interval="1s"),
+            sort_keys=False,
         )
     )
     argv = [

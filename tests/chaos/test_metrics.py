@@ -3,6 +3,7 @@ and the sampler that reads a real ``/metrics`` endpoint."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,7 +11,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from chaos.exceptions import MetricsError
-from chaos.metrics import MetricsSampler, Scrape, Timeline, cache_hit_ratio, parse, scrape
+from chaos.metrics import (
+    MetricsSampler,
+    Scrape,
+    Timeline,
+    cache_hit_ratio,
+    parse,
+    scrape,
+    wait_scraped,
+)
 
 EXPOSITION = """\
 # HELP retry_attempts_total Retry attempts.
@@ -170,3 +179,36 @@ def test_the_sampler_records_readings_and_every_failure(agent_url: str) -> None:
     # Prometheus did not answer: its readings are errors, and it has no successful reading.
     assert tl.errors and all(e.source == "prometheus" for e in tl.errors)
     assert tl.times("prometheus") == []
+
+
+class _Prometheus(BaseHTTPRequestHandler):
+    """Answers the scrape-count query: the agent is scraped, the proxy only once asked twice."""
+
+    asked = 0
+
+    def do_GET(self) -> None:
+        type(self).asked += 1
+        jobs = ["agent"] + (["proxy"] if type(self).asked > 2 else [])
+        result = [{"metric": {"job": j}, "value": [0, "5"]} for j in jobs]
+        data = json.dumps({"status": "success", "data": {"result": result}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+def test_wait_scraped_waits_for_every_job_and_gives_up_without_them() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Prometheus)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert wait_scraped(url, ("agent", "proxy"), timeout_s=10)
+        assert _Prometheus.asked == 3
+        assert not wait_scraped(url, ("agent", "redis"), timeout_s=0.6)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not wait_scraped("http://127.0.0.1:1", ("agent",), timeout_s=0.1)

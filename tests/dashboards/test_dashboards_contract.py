@@ -3,7 +3,8 @@
 The agent's metrics come from the contract itself (agent.metrics.AgentMetrics). Anything
 else must be in EXTERNAL, with the labels its source really exports (read from
 prometheus-redis-exporter 1.45 and prometheus-postgres-exporter 0.11.1 as packaged in
-Debian 12, and Prometheus 2.42). Label matchers are checked too: the original system's
+Debian 12, Prometheus 2.42 and the fault proxy, whose names the test reads from the
+proxy's own module). Label matchers are checked too: the original system's
 dashboards filtered on a `status` label that never existed.
 """
 
@@ -15,7 +16,7 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 from agent.metrics import AgentMetrics
-from chaos.dashboards.assets import ALERT_RULES, RECORDING_RULES
+from chaos.dashboards.assets import RULE_FILES
 from chaos.dashboards.promql import (
     annotation_queries,
     grouping_labels,
@@ -30,11 +31,17 @@ TARGET_LABELS = frozenset({"job", "instance"})
 REDIS = "prometheus-redis-exporter 1.45"
 POSTGRES = "prometheus-postgres-exporter 0.11.1"
 PROMETHEUS = "Prometheus 2.42 (synthetic series)"
+PROXY = "the fault proxy's chaos windows (chaos.proxy.chaoswindows)"
 PG_SERVER = frozenset({"server"})
 PG_DB = frozenset({"server", "datid", "datname"})
 EXTERNAL: dict[str, tuple[str, frozenset[str]]] = {
     "up": (PROMETHEUS, frozenset()),
     "ALERTS": (PROMETHEUS, frozenset({"alertname", "alertstate", "severity"})),
+    "chaoslab_proxy_toxic_active": (
+        PROXY,
+        frozenset({"proxy", "toxic", "type", "stream", "run_id"}),
+    ),
+    "chaoslab_proxy_disabled": (PROXY, frozenset({"proxy", "run_id"})),
     "redis_up": (REDIS, frozenset()),
     "redis_memory_used_bytes": (REDIS, frozenset()),
     "redis_memory_max_bytes": (REDIS, frozenset()),
@@ -83,11 +90,11 @@ def agent_contract() -> dict[str, frozenset[str]]:
 
 
 CONTRACT = agent_contract()
-RECORDED = {q.name for q in rule_queries(RECORDING_RULES) if q.kind == "record"}
+RECORDED = {q.name for path in RULE_FILES for q in rule_queries(path) if q.kind == "record"}
 
 
 def every_expression() -> Iterator[tuple[str, str]]:
-    for path in (RECORDING_RULES, ALERT_RULES):
+    for path in RULE_FILES:
         for rule in rule_queries(path):
             yield f"{path.name}:{rule.name}", rule.expr
     for dashboard in load_dashboards():
@@ -108,6 +115,14 @@ def known_labels(metric: str) -> frozenset[str] | None:
     if metric in RECORDED:
         return frozenset(recorded_labels(metric))
     return None
+
+
+def test_the_chaos_window_series_are_the_ones_the_proxy_exports() -> None:
+    from chaos.proxy import chaoswindows
+
+    assert {chaoswindows.TOXIC_ACTIVE, chaoswindows.PROXY_DISABLED} == {
+        name for name, (source, _) in EXTERNAL.items() if source == PROXY
+    }
 
 
 def test_the_contract_is_read_from_the_agent() -> None:
