@@ -21,6 +21,7 @@ from agent.alerts import AlertService
 from agent.audit import AuditLog, FallbackLocked
 from agent.conversation import Orchestrator
 from agent.dedupe import Deduplicator
+from agent.delivery import Claims, Outbox, StatusStore
 from agent.dependencies import DependencyMonitor
 from agent.errors import install_error_handlers
 from agent.logging import configure_logging
@@ -126,6 +127,24 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         app.state.graph = graph
         dedupe = Deduplicator(redis)
         app.state.dedupe = dedupe
+        wa = settings.whatsapp
+        app.state.claims = Claims(
+            redis, dedupe, claim_ttl_s=wa.claim_ttl_s, wait_s=wa.duplicate_wait_s
+        )
+        app.state.statuses = StatusStore(redis, metrics_)
+
+        async def delivered(item: Any, wamid: str) -> None:
+            await app.state.claims.mark_sent(item.channel, item.message_id, wamid)
+
+        outbox = Outbox(
+            redis,
+            graph.send,
+            metrics_,
+            wa.outbox_retry,
+            on_sent=delivered,
+            interval_s=wa.outbox_interval_s,
+        )
+        app.state.outbox = outbox
         app.state.dependencies = monitor
         app.state.orchestrator = Orchestrator(
             settings,
@@ -138,6 +157,7 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         )
         warmer = CacheWarmer(pms, metrics_)
         warmer.start()
+        outbox.start()
         monitor.start(settings.dependency_check_interval_s)
         cleanup = asyncio.create_task(
             _periodic(settings.sessions.cleanup_interval_s, sessions.cleanup, "session-cleanup")
@@ -161,6 +181,7 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await warmer.stop()
+            await outbox.stop()
             await monitor.stop()
             await audit.stop()
             await alerts.drain()

@@ -93,6 +93,14 @@ class WhatsAppSettings(BaseModel):
     phone_number_id: str = "000000000000000"
     timeout_s: float = Field(5.0, gt=0)
     max_body_bytes: int = Field(256 * 1024, ge=1)
+    # A copy of a message that arrives while another is answered waits this long for it.
+    duplicate_wait_s: float = Field(10.0, gt=0)
+    # A claim left by a process that died mid-answer expires after this (Meta retries).
+    claim_ttl_s: int = Field(120, ge=1)
+    # Replies Graph did not take: retried with back-off (retries = attempts after the
+    # first retry), the outbox checked every interval.
+    outbox_retry: RetrySettings = RetrySettings(retries=10, backoff_base_s=2.0, backoff_max_s=300.0)
+    outbox_interval_s: float = Field(1.0, gt=0)
 
 
 class HotelSettings(BaseModel):

@@ -285,6 +285,18 @@ class Flows:
         except PMSRejected:
             return Turn(render("booking_unavailable", lang), intent="reservation")
         name = pending["room_type"]
+        # Remembered for late checkout, cancellation and the payment receipt.
+        bookings = session.context.setdefault("bookings", [])
+        bookings.append(
+            {
+                "id": booking.id,
+                "room_type": name,
+                "check_in": pending["check_in"],
+                "check_out": pending["check_out"],
+                "payment": "pending",
+            }
+        )
+        del bookings[:-5]
         text = render(
             "booking_done",
             lang,

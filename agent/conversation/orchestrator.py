@@ -27,6 +27,7 @@ from agent.audit import AuditEvent, new_event
 from agent.audit.events import event_from_dict
 from agent.conversation.business_hours import is_business_hours
 from agent.conversation.flows import Flows, Turn
+from agent.conversation.media import Media, media_turn
 from agent.conversation.templates import render
 from agent.dedupe import Deduplicator
 from agent.exceptions import SessionStoreUnavailable
@@ -137,15 +138,18 @@ class Orchestrator:
         self._now = now
         self._flows = Flows(settings, pms)
 
-    async def handle(self, msg: InboundMessage, *, remember: bool = True) -> Reply:
+    async def handle(
+        self, msg: InboundMessage, *, claimed: bool = False, media: Media | None = None
+    ) -> Reply:
         """Answer ``msg``; never raises for a dependency failure.
 
         With a message id, a repeat gets the earlier answer (``Reply.duplicate``) and a new
-        message's answer is stored for repeats, in the session's transaction unless
-        ``remember`` is False (the caller then stores it, after delivering the reply).
+        message's answer is stored for repeats in the session's transaction, unless the
+        caller ``claimed`` the id (WhatsApp: it stores the answer once the reply went out).
+        ``media`` is a non-text message, answered without NLP.
         """
         started = time.perf_counter()
-        dedupe = self._dedupe if msg.message_id else None
+        dedupe = self._dedupe if msg.message_id and not claimed else None
         if dedupe is not None and msg.message_id:
             local = dedupe.local(msg.channel, msg.message_id)
             if local is not None:
@@ -153,10 +157,12 @@ class Orchestrator:
         now = self._now()
         today = now.astimezone(self._tz).date()
         # NLP before the session: its dates name the cache entries read with the session.
-        own_language = msg.language or signalled_language(msg.text)
+        own_language = None if media else (msg.language or signalled_language(msg.text))
         analysis = analyze(msg.text, today=today, language=own_language or "es")
         ent = analysis.entities
-        cache_keys = self._pms.lookup_keys(ent.check_in, ent.check_out) if ent.check_in else []
+        cache_keys = (
+            self._pms.lookup_keys(ent.check_in, ent.check_out) if ent.check_in and not media else []
+        )
         dedupe_key = dedupe.key(msg.channel, msg.message_id) if dedupe and msg.message_id else None
         also = [dedupe_key, *cache_keys] if dedupe_key else cache_keys
         degraded = False
@@ -172,6 +178,11 @@ class Orchestrator:
             if earlier is not None:
                 await self._record_again(earlier.events)
                 return Reply.repeat(earlier.reply)
+        if media is not None:
+            turn = self._media(session, msg, media)
+            return await self._finish(
+                msg, session, analysis, turn, degraded, dedupe, started, media
+            )
         # Short texts ("ok", "2") carry no language signal: keep the conversation's.
         language = own_language or session.language or "es"
         if language != analysis.language:
@@ -183,8 +194,36 @@ class Orchestrator:
             turn = await self._route(session, analysis, msg, now)
         finally:
             PREFETCHED.reset(prefetched)
-        degraded = degraded or turn.degraded
+        return await self._finish(msg, session, analysis, turn, degraded, dedupe, started)
 
+    def _media(self, session: Session, msg: InboundMessage, media: Media) -> Turn:
+        turn = media_turn(session, media, self._settings.hotel)
+        if turn.intent == "payment_proof":
+            # Staff check the receipt; the key gives each guest their own cooldown.
+            self._alerts.fire(
+                guest_alert_key("payment_proof", msg.guest_id),
+                alertname="PaymentProofReceived",
+                severity="warning",
+                summary=f"A guest sent a payment receipt on {msg.channel}",
+                labels={"reason": "payment_proof", "channel": msg.channel, "source": "agent"},
+            )
+        return turn
+
+    async def _finish(
+        self,
+        msg: InboundMessage,
+        session: Session,
+        analysis: Analysis,
+        turn: Turn,
+        degraded: bool,
+        dedupe: Deduplicator | None,
+        started: float,
+        media: Media | None = None,
+    ) -> Reply:
+        """Audit, remember and save the turn; the reply with its audit event ids."""
+        degraded = degraded or turn.degraded
+        language = session.language or analysis.language
+        extra = {"kind": media.kind} if media else {}
         events = [
             new_event(
                 "message",
@@ -194,9 +233,10 @@ class Orchestrator:
                 session_id=session.session_id,
                 payload={
                     "message_id": msg.message_id,
-                    "language": analysis.language,
-                    "confidence": round(analysis.confidence, 3),
+                    "language": language,
+                    "confidence": round(analysis.confidence, 3) if not media else 1.0,
                     "degraded": degraded,
+                    **extra,
                 },
             ),
             *[
@@ -214,17 +254,19 @@ class Orchestrator:
         reply = Reply(
             text=turn.text,
             intent=turn.intent,
-            confidence=analysis.confidence,
-            language=analysis.language,
+            confidence=analysis.confidence if not media else 1.0,
+            language=language,
             degraded=degraded,
             session_id=session.session_id,
             escalated=turn.escalated,
             booking_id=turn.booking_id,
         )
-        session.remember("guest", msg.text, self._settings.sessions.history_max, analysis.intent)
+        guest_intent = f"media:{media.kind}" if media else analysis.intent
+        session.remember("guest", msg.text, self._settings.sessions.history_max, guest_intent)
         session.remember("agent", turn.text, self._settings.sessions.history_max, turn.intent)
         stored: list[tuple[str, bytes, int]] = []
-        if dedupe is not None and dedupe_key and remember:
+        dedupe_key = dedupe.key(msg.channel, msg.message_id) if dedupe and msg.message_id else None
+        if dedupe is not None and dedupe_key:
             entry = dedupe.encode(reply.as_dict(), [e.to_dict() for e in events])
             stored.append((dedupe_key, entry, dedupe.ttl_s))
         # Concurrent: the audit writes (each within its own budget) and the session save.
@@ -242,7 +284,7 @@ class Orchestrator:
             else:
                 reply.audit.append(event.event_id)
         reply.degraded = degraded or lost or not saved
-        if dedupe is not None and msg.message_id and remember:
+        if dedupe is not None and msg.message_id:
             if lost and saved:
                 await dedupe.remember(msg.channel, msg.message_id, reply.as_dict())
             else:

@@ -68,8 +68,40 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "total {total} {currency}. Shall I confirm? (yes/no)",
     },
     "booking_done": {
-        "es": "¡Listo! Tu reserva {booking_id} está confirmada: {name} del {check_in} al {check_out}.",
-        "en": "Done! Your booking {booking_id} is confirmed: {name} from {check_in} to {check_out}.",
+        "es": "¡Listo! Tu reserva {booking_id} está confirmada: {name} del {check_in} al {check_out}. "
+        "Para garantizarla, enviá por acá una foto del comprobante de la seña.",
+        "en": "Done! Your booking {booking_id} is confirmed: {name} from {check_in} to {check_out}. "
+        "To guarantee it, send a photo of your deposit receipt here.",
+    },
+    "payment_proof_received": {
+        "es": "¡Gracias! Recibimos el comprobante de pago de la reserva {booking_id}. "
+        "Nuestro equipo lo revisa y te confirma en breve.",
+        "en": "Thank you! We received the payment receipt for booking {booking_id}. "
+        "Our team will check it and confirm shortly.",
+    },
+    "image_received": {
+        "es": "¡Gracias por la imagen! No puedo ver fotos, así que contame en un mensaje qué necesitás.",
+        "en": "Thanks for the picture! I can't look at photos, so please tell me in a message what you need.",
+    },
+    "location_received": {
+        "es": "¡Gracias por tu ubicación! Estás a unos {km} km del hotel, en {address}. "
+        "Mapa: https://maps.google.com/?q={lat},{lon}",
+        "en": "Thanks for sharing your location! You're about {km} km from the hotel, at {address}. "
+        "Map: https://maps.google.com/?q={lat},{lon}",
+    },
+    "reaction_received": {
+        "es": "¡Gracias! Si necesitás algo más, escribime.",
+        "en": "Thank you! If you need anything else, just write.",
+    },
+    "voice_please_type": {
+        "es": "No pude escuchar tu mensaje de voz. ¿Me lo podés escribir, por favor?",
+        "en": "I couldn't listen to your voice message. Could you please type it?",
+    },
+    "unsupported_type": {
+        "es": "Por ahora solo puedo leer mensajes de texto, imágenes de comprobantes y ubicaciones. "
+        "¿Me lo escribís?",
+        "en": "For now I can only read text messages, payment receipts and locations. "
+        "Could you type it?",
     },
     "booking_cancelled": {
         "es": "Perfecto, no hice la reserva. ¿Te ayudo con otra cosa?",

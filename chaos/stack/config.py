@@ -30,6 +30,9 @@ LAB_AGENT_ENV = {
     "AGENT_ALERTS__RETRY__BACKOFF_BASE_S": "0.1",
     "AGENT_ALERTS__TIMEOUT_S": "2",
     "AGENT_DEPENDENCY_CHECK_INTERVAL_S": "1",
+    "AGENT_WHATSAPP__OUTBOX_INTERVAL_S": "0.5",
+    "AGENT_WHATSAPP__OUTBOX_RETRY__BACKOFF_BASE_S": "0.5",
+    "AGENT_WHATSAPP__OUTBOX_RETRY__BACKOFF_MAX_S": "4",
 }
 
 
@@ -42,6 +45,7 @@ class Ports(BaseModel):
     proxy_redis: int = 26379
     proxy_postgres: int = 25432
     proxy_pms: int = 28081
+    proxy_graph: int = 28083
     prometheus: int = 9090
     alertmanager: int = 9093
     redis_exporter: int = 9121

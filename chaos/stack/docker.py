@@ -24,6 +24,7 @@ UPSTREAM_SERVICE = {
     "redis": ("redis", 6379),
     "postgres": ("postgres", 5432),
     "pms": ("pms-simulator", Ports().pms),
+    "graph": ("pms-simulator", Ports().pms),
 }
 
 
@@ -61,6 +62,7 @@ def stack_state() -> dict[str, Any]:
         "postgres": "postgresql://postgres@postgres:5432/hotel",
         "postgres_proxied": f"postgresql://postgres@toxiproxy:{p.proxy_postgres}/hotel",
         "pms_proxied": f"http://toxiproxy:{p.proxy_pms}",
+        "graph_proxied": f"http://toxiproxy:{p.proxy_graph}",
         "prometheus": f"http://prometheus:{p.prometheus}",
         "alertmanager": f"http://alertmanager:{p.alertmanager}",
         "redis_exporter": f"http://redis-exporter:{p.redis_exporter}",

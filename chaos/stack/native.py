@@ -56,7 +56,7 @@ ORDER = (
 
 # The ports each service binds (the proxy also binds one per proxied service).
 SERVICE_PORTS = {name: (name,) for name in ORDER} | {
-    "proxy": ("proxy_api", "proxy_redis", "proxy_postgres", "proxy_pms")
+    "proxy": ("proxy_api", "proxy_redis", "proxy_postgres", "proxy_pms", "proxy_graph")
 }
 # PostgreSQL's fast shutdown (SIGINT) ends its backends; SIGTERM would wait for clients.
 STOP_SIGNALS = {"postgres": signal.SIGINT}

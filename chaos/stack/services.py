@@ -12,7 +12,7 @@ import yaml
 from chaos.stack.config import LAB_AGENT_ENV, StackSettings
 from chaos.stack.processes import ManagedProcess, require_binary, sys_python, tcp_open
 
-PROXIES = ("redis", "postgres", "pms")
+PROXIES = ("redis", "postgres", "pms", "graph")
 
 
 def http_ok(url: str, expect: str | None = None) -> bool:
@@ -36,6 +36,8 @@ def stack_urls(s: StackSettings) -> dict[str, str]:
         "postgres": f"postgresql://postgres@{h}:{p.postgres}/hotel",
         "postgres_proxied": f"postgresql://postgres@{h}:{p.proxy_postgres}/hotel",
         "pms_proxied": f"http://{h}:{p.proxy_pms}",
+        # The WhatsApp Graph recorder lives in the PMS simulator, behind a proxy of its own.
+        "graph_proxied": f"http://{h}:{p.proxy_graph}",
         "prometheus": f"http://{h}:{p.prometheus}",
         "alertmanager": f"http://{h}:{p.alertmanager}",
         "redis_exporter": f"http://{h}:{p.redis_exporter}",
@@ -45,12 +47,13 @@ def stack_urls(s: StackSettings) -> dict[str, str]:
 
 
 def proxy_config(s: StackSettings) -> list[dict[str, Any]]:
-    """The three proxies the agent's traffic passes through."""
+    """The proxies the agent's traffic passes through."""
     h, p = s.host, s.ports
     pairs = {
         "redis": (p.proxy_redis, p.redis),
         "postgres": (p.proxy_postgres, p.postgres),
         "pms": (p.proxy_pms, p.pms),
+        "graph": (p.proxy_graph, p.pms),
     }
     return [
         {"name": name, "listen": f"{h}:{listen}", "upstream": f"{h}:{upstream}", "enabled": True}
@@ -123,7 +126,7 @@ def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
             "AGENT_AUDIT__FALLBACK_PATH": str(folder / "audit_fallback.jsonl"),
             "AGENT_WHATSAPP__APP_SECRET": s.whatsapp_secret,
             "AGENT_WHATSAPP__VERIFY_TOKEN": s.whatsapp_secret,
-            "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['pms']}/graph",
+            "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['graph_proxied']}/graph",
         }
     )
     env.update(s.agent_env)

@@ -140,8 +140,8 @@ def test_signed_whatsapp_message_is_answered_once_through_the_graph_api(stack: S
     with httpx.Client(base_url=stack.url("agent"), timeout=20) as client:
         first = client.post("/webhooks/whatsapp", content=body, headers=headers)
         again = client.post("/webhooks/whatsapp", content=body, headers=headers)
-    assert first.json() == {"status": "ok", "processed": 1, "duplicates": 0}
-    assert again.json() == {"status": "ok", "processed": 0, "duplicates": 1}
+    assert first.json() == {"status": "ok", "processed": 1, "duplicates": 0, "statuses": 0}
+    assert again.json() == {"status": "ok", "processed": 0, "duplicates": 1, "statuses": 0}
     sent = httpx.get(
         f"{stack.url('pms')}/graph/_sent", params={"to": sender}, headers=PMS_KEY, timeout=5
     ).json()

@@ -118,6 +118,7 @@ def test_ports_and_proxies_match_the_native_stack(resolved: dict[str, Any]) -> N
         ("toxiproxy", p.proxy_redis),
         ("toxiproxy", p.proxy_postgres),
         ("toxiproxy", p.proxy_pms),
+        ("toxiproxy", p.proxy_graph),
         ("prometheus", p.prometheus),
         ("alertmanager", p.alertmanager),
         ("redis", p.redis),
