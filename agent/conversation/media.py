@@ -49,6 +49,7 @@ def media_turn(session: Session, media: Media, hotel: HotelSettings) -> Turn:
                 render("payment_proof_received", lang, booking_id=booking["id"]),
                 intent="payment_proof",
                 escalated=True,
+                alert="payment_proof",
                 booking_id=booking["id"],
                 events=[
                     (

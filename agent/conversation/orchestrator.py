@@ -26,7 +26,7 @@ from agent.alerts import guest_alert_key
 from agent.audit import AuditEvent, new_event
 from agent.audit.events import event_from_dict
 from agent.conversation.business_hours import is_business_hours
-from agent.conversation.flows import Flows, Turn
+from agent.conversation.flows import STATIC_INTENTS, Flows, Turn
 from agent.conversation.media import Media, media_turn
 from agent.conversation.templates import render
 from agent.dedupe import Deduplicator
@@ -39,6 +39,10 @@ from agent.sessions import Session, SessionStore
 from agent.settings import AgentSettings
 
 log = structlog.get_logger(__name__)
+STAFF_ALERTS = {
+    "payment_proof": "PaymentProofReceived",
+    "cancellation_requested": "CancellationRequested",
+}
 
 
 class AuditSink(Protocol):
@@ -197,17 +201,18 @@ class Orchestrator:
         return await self._finish(msg, session, analysis, turn, degraded, dedupe, started)
 
     def _media(self, session: Session, msg: InboundMessage, media: Media) -> Turn:
-        turn = media_turn(session, media, self._settings.hotel)
-        if turn.intent == "payment_proof":
-            # Staff check the receipt; the key gives each guest their own cooldown.
-            self._alerts.fire(
-                guest_alert_key("payment_proof", msg.guest_id),
-                alertname="PaymentProofReceived",
-                severity="warning",
-                summary=f"A guest sent a payment receipt on {msg.channel}",
-                labels={"reason": "payment_proof", "channel": msg.channel, "source": "agent"},
-            )
-        return turn
+        return media_turn(session, media, self._settings.hotel)
+
+    def _tell_staff(self, msg: InboundMessage, reason: str) -> None:
+        # Staff act on it (a receipt to check, a booking to cancel); the key gives each
+        # guest their own cooldown and no label names them.
+        self._alerts.fire(
+            guest_alert_key(f"staff:{reason}", msg.guest_id),
+            alertname=STAFF_ALERTS[reason],
+            severity="warning",
+            summary=f"A guest on {msg.channel} needs staff ({reason})",
+            labels={"reason": reason, "channel": msg.channel, "source": "agent"},
+        )
 
     async def _finish(
         self,
@@ -221,6 +226,8 @@ class Orchestrator:
         media: Media | None = None,
     ) -> Reply:
         """Audit, remember and save the turn; the reply with its audit event ids."""
+        if turn.alert:
+            self._tell_staff(msg, turn.alert)
         degraded = degraded or turn.degraded
         language = session.language or analysis.language
         extra = {"kind": media.kind} if media else {}
@@ -331,6 +338,12 @@ class Orchestrator:
             return pending
 
         nlp = self._settings.nlp
+        if (
+            session.pending
+            and analysis.intent != "human_agent"
+            and not self._flows.interrupts(analysis, nlp.low_confidence)
+        ):
+            return await self._keep_step(session, analysis, msg)
         if analysis.intent == "unknown" or analysis.confidence < nlp.low_confidence:
             session.clarifications += 1
             if session.clarifications > nlp.max_clarifications:
@@ -357,6 +370,20 @@ class Orchestrator:
                 return Turn(text, intent="human_agent")
             return self._escalate(session, msg, lang, "guest_asked_for_staff", "human_agent")
         return await self._flows.answer(session, analysis, msg)
+
+    async def _keep_step(self, session: Session, analysis: Analysis, msg: InboundMessage) -> Turn:
+        """A message that neither answers the step in progress nor starts a new task: a
+        question is answered and the step asked again, anything else re-asks the step."""
+        lang = analysis.language
+        confident = analysis.confidence >= self._settings.nlp.low_confidence
+        if analysis.intent in STATIC_INTENTS and confident:
+            step = session.pending
+            turn = await self._flows.answer(session, analysis, msg)
+            session.pending = step
+            question = (await self._flows.reask(session, lang)).text
+            turn.text = f"{turn.text}\n{render('still_pending', lang, question=question)}"
+            return turn
+        return await self._flows.reask(session, lang)
 
     def _escalate(
         self, session: Session, msg: InboundMessage, lang: str, reason: str, template: str

@@ -115,6 +115,33 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "es": "¿Qué tipo de habitación querés? Tenemos standard, superior, deluxe y suite.",
         "en": "Which room type would you like? We have standard, superior, deluxe and suite.",
     },
+    "reask_room_type": {
+        "es": "¿Qué habitación preferís para {guests} huéspedes? Tenemos {options}; "
+        "te recomiendo la {cheapest}, la más económica.",
+        "en": "Which room would you like for {guests} guests? We have {options}; "
+        "I'd suggest the {cheapest}, the best value.",
+    },
+    "reask_booking_confirm": {
+        "es": "¿Confirmo la reserva de la {name} del {check_in} al {check_out}, total {total} "
+        "{currency}? Respondé sí o no.",
+        "en": "Shall I confirm the {name} from {check_in} to {check_out}, total {total} "
+        "{currency}? Please answer yes or no.",
+    },
+    "reask_late_checkout_confirm": {
+        "es": "¿Confirmo el late checkout hasta las {late_time} por {fee} {currency}? Respondé sí o no.",
+        "en": "Shall I confirm the late checkout until {late_time} for {fee} {currency}? "
+        "Please answer yes or no.",
+    },
+    "still_pending": {
+        "es": "Sigo con tu reserva: {question}",
+        "en": "Back to your booking: {question}",
+    },
+    "cancellation_requested": {
+        "es": "Le pasé al equipo tu pedido de cancelar la reserva {booking_id}; te confirman en "
+        "breve. Recordá: sin cargo hasta 48 horas antes de la llegada.",
+        "en": "I've passed your request to cancel booking {booking_id} to our team; they'll "
+        "confirm shortly. Remember: free of charge up to 48 hours before arrival.",
+    },
     "ask_booking_id": {
         "es": "Para el late checkout necesito tu número de reserva (por ejemplo BK-000123).",
         "en": "For a late checkout I need your booking number (for example BK-000123).",

@@ -20,8 +20,10 @@ from agent.nlp.entities import (
     extract_guest_name,
     extract_guests,
     extract_room_type,
+    extract_room_wish,
     is_urgent,
     read_answer,
+    wants_to_cancel,
 )
 from agent.nlp.intents import (
     ENTITY_BOOSTS,
@@ -134,9 +136,11 @@ def analyze(text: str, *, today: date, language: str | None = None) -> Analysis:
         check_out=check_out,
         guests=extract_guests(folded),
         room_type=extract_room_type(tokens),
+        room_wish=extract_room_wish(tokens),
         booking_id=extract_booking_id(folded),
         guest_name=extract_guest_name(text),
         urgent=is_urgent(tokens),
+        wants_cancel=wants_to_cancel(folded),
     )
     answer = read_answer(text, folded, tokens)
     if answer.bare and answer.polarity is not None:
@@ -148,7 +152,7 @@ def analyze(text: str, *, today: date, language: str | None = None) -> Analysis:
             for name, value in (
                 ("dates", check_in),
                 ("guests", entities.guests),
-                ("room_type", entities.room_type),
+                ("room_type", entities.room_type or entities.room_wish),
                 ("booking_id", entities.booking_id),
                 ("guest_name", entities.guest_name),
             )

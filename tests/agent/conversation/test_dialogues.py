@@ -26,7 +26,7 @@ TODAY = date(2026, 3, 2)  # a Monday
 NOON_BA = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 KEY = "k"
 # The share of dialogues whose booking must go through (measured, then kept as a floor).
-BOOKING_FLOOR = 0.1  # measured before tuning: 14 %
+BOOKING_FLOOR = 0.9  # measured: 14 % before the rules of issue 17, 98 % after
 
 
 class Audit:
