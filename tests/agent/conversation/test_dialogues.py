@@ -20,12 +20,14 @@ from agent.sessions import SessionStore
 from agent.settings import AgentSettings, PMSSettings
 from chaos.pms_simulator import create_app
 from chaos.pms_simulator.testing import RecordingSleep
-from tests.agent.conversation.dialogues import DIALOGUES, Dialogue
+from tests.agent.conversation.dialogues import DIALOGUES, HELD_OUT, Dialogue
 
 TODAY = date(2026, 3, 2)  # a Monday
 NOON_BA = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 KEY = "k"
 # The share of dialogues whose booking must go through (measured, then kept as a floor).
+# Measured once, as the rules stood when they were written: 80 % booked.
+HELD_OUT_FLOOR = 0.7
 BOOKING_FLOOR = 0.9  # measured: 14 % before the rules of issue 17, 98 % after
 
 
@@ -89,9 +91,10 @@ def reached(dialogue: Dialogue, replies: list[Reply], audit: Audit) -> bool:
     return True
 
 
-async def test_the_dialogue_set_books_and_reaches_its_goals() -> None:
+async def measure(name: str, dialogues: tuple[Dialogue, ...]) -> float:
+    """Play every dialogue; print and return the share whose booking went through."""
     outcomes = []
-    for dialogue in DIALOGUES:
+    for dialogue in dialogues:
         replies, audit = await play(dialogue)
         assert len(replies) == len(dialogue.turns)
         assert all(r.text and not r.degraded for r in replies), dialogue.name
@@ -101,16 +104,24 @@ async def test_the_dialogue_set_books_and_reaches_its_goals() -> None:
     for language in ("es", "en"):
         mine = [o for o in outcomes if o[0].language == language]
         share = sum(b for _, b, _ in mine) / len(mine)
-        print(f"\n{language}: {share:.0%} of {len(mine)} dialogues booked")
+        print(f"\n{name} {language}: {share:.0%} of {len(mine)} dialogues booked")
     missed = [d.name for d, b, g in outcomes if not g]
     print(
-        f"\ndialogues: {len(outcomes)}; booking completed in {bookings:.0%}, goal reached in "
-        f"{goals:.0%}; missed: {', '.join(missed) or 'none'}"
+        f"\n{name}: {len(outcomes)} dialogues; booking completed in {bookings:.0%}, goal "
+        f"reached in {goals:.0%}; missed: {', '.join(missed) or 'none'}"
     )
-    assert bookings >= BOOKING_FLOOR
+    return bookings
 
 
-@pytest.mark.parametrize("dialogue", DIALOGUES, ids=lambda d: d.name)
+async def test_the_dialogue_set_books_and_reaches_its_goals() -> None:
+    assert await measure("dialogue set", DIALOGUES) >= BOOKING_FLOOR
+
+
+async def test_the_held_out_dialogues_book() -> None:
+    assert await measure("held-out set", HELD_OUT) >= HELD_OUT_FLOOR
+
+
+@pytest.mark.parametrize("dialogue", DIALOGUES + HELD_OUT, ids=lambda d: d.name)
 def test_every_dialogue_is_written_as_a_guest_would(dialogue: Dialogue) -> None:
     assert dialogue.language in ("es", "en") and dialogue.goal in (
         "booking",
