@@ -27,6 +27,7 @@ from agent.errors import install_error_handlers
 from agent.logging import configure_logging
 from agent.metrics import MULTIPROC_ENV, AgentMetrics, multiprocess
 from agent.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from agent.nlp.remote import nlu_for
 from agent.pms import PMSClient
 from agent.pms.warmer import CacheWarmer
 from agent.pools import watch_pools
@@ -115,9 +116,12 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         async def redis_up() -> bool:
             return bool(await redis.ping())
 
-        monitor = DependencyMonitor(
-            {"redis": redis_up, "postgres": audit.ping, "pms": pms.ping}, metrics_
-        )
+        nlu = nlu_for(settings.nlp, metrics_)
+        checks: dict[str, Any] = {"redis": redis_up, "postgres": audit.ping, "pms": pms.ping}
+        if settings.nlp.url:
+            checks["nlu"] = nlu.ping
+            metrics_.dependency_up.labels(dependency="nlu").set(0)
+        monitor = DependencyMonitor(checks, metrics_)
         app.state.settings = settings
         app.state.metrics = metrics_
         app.state.audit = audit
@@ -154,6 +158,7 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
             audit=audit,
             alerts=alerts,
             dedupe=dedupe,
+            nlu=nlu,
         )
         warmer = CacheWarmer(pms, metrics_)
         warmer.start()
@@ -188,6 +193,7 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
             await alerts.aclose()
             await pms.aclose()
             await graph.aclose()
+            await nlu.aclose()
             # The pool was passed in, so closing the client alone would leave its
             # connections open.
             await redis.aclose(close_connection_pool=True)

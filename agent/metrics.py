@@ -35,7 +35,9 @@ def exposition(registry: CollectorRegistry) -> bytes:
     return generate_latest(merged)
 
 
-BREAKERS = ("pms", "audit", "nlp")
+# Breakers of dependencies every agent has; the nlp and stt breakers are exported once
+# the agent is configured with the service behind them (their gauge starts when made).
+BREAKERS = ("pms", "audit")
 DEPENDENCIES = ("redis", "postgres", "pms")
 CACHE_KINDS = ("availability", "room_types")
 # Connection pools whose figures are exported (psycopg pool names); see agent/pools.py.
@@ -241,9 +243,33 @@ class AgentMetrics:
             multiprocess_mode="livesum",
             registry=r,
         )
+        self.nlu_requests = Counter(
+            "nlu_requests_total",
+            "Calls to the NLU service by outcome (ok, timeout, error, breaker_open).",
+            ["outcome"],
+            registry=r,
+        )
+        self.nlu_latency = Histogram(
+            "nlu_latency_seconds",
+            "NLU service call time, by outcome.",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.nlu_fallbacks = Counter(
+            "nlu_fallbacks_total",
+            "Messages the in-process rules analysed because the NLU service did not "
+            "(timeout, error, breaker_open); their replies are marked degraded.",
+            ["reason"],
+            registry=r,
+        )
         self._initialise()
 
     def _initialise(self) -> None:
+        for reason in ("timeout", "error", "breaker_open"):
+            self.nlu_fallbacks.labels(reason=reason)
+            self.nlu_requests.labels(outcome=reason)
+        self.nlu_requests.labels(outcome="ok")
         for kind in WHATSAPP_KINDS:
             self.whatsapp_messages.labels(kind=kind)
         for how in ("stored", "concurrent"):

@@ -122,6 +122,10 @@ class NLPSettings(BaseModel):
     high_confidence: float = Field(0.75, ge=0, le=1)
     low_confidence: float = Field(0.45, ge=0, le=1)
     max_clarifications: int = Field(2, ge=1)
+    # The NLU service (Rasa's /model/parse shape); empty: the rules run in-process only.
+    url: str = ""
+    timeout_s: float = Field(0.5, gt=0)
+    breaker: BreakerSettings = BreakerSettings()
 
 
 class AgentSettings(BaseSettings):

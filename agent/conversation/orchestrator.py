@@ -32,7 +32,8 @@ from agent.conversation.templates import render
 from agent.dedupe import Deduplicator
 from agent.exceptions import SessionStoreUnavailable
 from agent.metrics import AgentMetrics
-from agent.nlp import Analysis, analyze, signalled_language
+from agent.nlp import Analysis, signalled_language
+from agent.nlp.remote import LocalNLU, RemoteNLU
 from agent.pms import PMSClient
 from agent.pms.nights import PREFETCHED
 from agent.sessions import Session, SessionStore
@@ -129,8 +130,10 @@ class Orchestrator:
         audit: AuditSink,
         alerts: AlertSink,
         dedupe: Deduplicator | None = None,
+        nlu: LocalNLU | RemoteNLU | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._nlu = nlu or LocalNLU()
         self._settings = settings
         self._pms = pms
         self._dedupe = dedupe
@@ -162,14 +165,20 @@ class Orchestrator:
         today = now.astimezone(self._tz).date()
         # NLP before the session: its dates name the cache entries read with the session.
         own_language = None if media else (msg.language or signalled_language(msg.text))
-        analysis = analyze(msg.text, today=today, language=own_language or "es")
+        degraded = False
+        if media is None:
+            understood = await self._nlu.analyze(
+                msg.text, today=today, language=own_language or "es"
+            )
+            analysis, degraded = understood.analysis, understood.degraded
+        else:
+            analysis = Analysis(msg.text, "es", f"media:{media.kind}", 1.0)
         ent = analysis.entities
         cache_keys = (
             self._pms.lookup_keys(ent.check_in, ent.check_out) if ent.check_in and not media else []
         )
         dedupe_key = dedupe.key(msg.channel, msg.message_id) if dedupe and msg.message_id else None
         also = [dedupe_key, *cache_keys] if dedupe_key else cache_keys
-        degraded = False
         try:
             session, raws = await self._sessions.load_with(msg.guest_id, msg.channel, also)
         except SessionStoreUnavailable as exc:
@@ -190,7 +199,8 @@ class Orchestrator:
         # Short texts ("ok", "2") carry no language signal: keep the conversation's.
         language = own_language or session.language or "es"
         if language != analysis.language:
-            analysis = analyze(msg.text, today=today, language=language)
+            again = await self._nlu.analyze(msg.text, today=today, language=language)
+            analysis, degraded = again.analysis, degraded or again.degraded
         session.language = analysis.language
 
         prefetched = PREFETCHED.set(dict(zip(cache_keys, raws, strict=True)) if raws else None)

@@ -113,6 +113,18 @@ def confidence_for(top: float, runner_up: float) -> float:
     return round(min(MAX_CONFIDENCE, base * (1.0 - _RUNNER_UP_PENALTY * ratio * ratio)), 3)
 
 
+def _ranking(
+    scores: dict[str, float], winner: str, confidence: float
+) -> tuple[tuple[str, float], ...]:
+    """Every scored intent with a confidence, the winner first. Another intent gets the
+    confidence it would have with an equal runner-up (never above the winner's)."""
+    others = sorted(
+        ((i, confidence_for(s, s)) for i, s in scores.items() if i != winner),
+        key=lambda kv: (-kv[1], INTENTS.index(kv[0])),
+    )
+    return ((winner, confidence), *others)
+
+
 def _pick(scores: dict[str, float]) -> tuple[str, float]:
     task = {i: s for i, s in scores.items() if i not in SOCIAL}
     group = task or scores
@@ -143,6 +155,7 @@ def analyze(text: str, *, today: date, language: str | None = None) -> Analysis:
         wants_cancel=wants_to_cancel(folded),
     )
     answer = read_answer(text, folded, tokens)
+    scores: dict[str, float] = {}
     if answer.bare and answer.polarity is not None:
         intent = "confirm"
         confidence = MIXED_ANSWER_CONFIDENCE if answer.mixed else BARE_ANSWER_CONFIDENCE
@@ -158,7 +171,8 @@ def analyze(text: str, *, today: date, language: str | None = None) -> Analysis:
             )
             if value is not None
         )
-        intent, confidence = _pick(score_intents(tokens, present))
+        scores = score_intents(tokens, present)
+        intent, confidence = _pick(scores)
         if intent == "unknown":
             confidence = UNKNOWN_CONFIDENCE if tokens else 0.0
     polarity = answer.polarity
@@ -170,4 +184,5 @@ def analyze(text: str, *, today: date, language: str | None = None) -> Analysis:
         intent=intent,
         confidence=confidence,
         entities=replace(entities, confirm=polarity),
+        ranking=_ranking(scores, intent, confidence),
     )

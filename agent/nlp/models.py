@@ -31,3 +31,5 @@ class Analysis:
     intent: str
     confidence: float
     entities: Entities = field(default_factory=Entities)
+    # Every intent with evidence, best first, as (intent, confidence).
+    ranking: tuple[tuple[str, float], ...] = ()

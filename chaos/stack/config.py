@@ -31,6 +31,7 @@ LAB_AGENT_ENV = {
     "AGENT_ALERTS__TIMEOUT_S": "2",
     "AGENT_DEPENDENCY_CHECK_INTERVAL_S": "1",
     "AGENT_WHATSAPP__OUTBOX_INTERVAL_S": "0.5",
+    "AGENT_NLP__BREAKER__RESET_TIMEOUT_S": "5",
     "AGENT_WHATSAPP__OUTBOX_RETRY__BACKOFF_BASE_S": "0.5",
     "AGENT_WHATSAPP__OUTBOX_RETRY__BACKOFF_MAX_S": "4",
 }
@@ -46,6 +47,8 @@ class Ports(BaseModel):
     proxy_postgres: int = 25432
     proxy_pms: int = 28081
     proxy_graph: int = 28083
+    nlu: int = 5005
+    proxy_nlu: int = 25005
     prometheus: int = 9090
     alertmanager: int = 9093
     redis_exporter: int = 9121

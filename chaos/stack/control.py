@@ -54,6 +54,7 @@ COMPOSE_SERVICES = {
     "redis": "redis",
     "postgres": "postgres",
     "pms": "pms-simulator",
+    "nlu": "nlu",
     "proxy": "toxiproxy",
     "alert_sink": "alert-sink",
     "alertmanager": "alertmanager",

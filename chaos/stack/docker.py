@@ -25,6 +25,7 @@ UPSTREAM_SERVICE = {
     "postgres": ("postgres", 5432),
     "pms": ("pms-simulator", Ports().pms),
     "graph": ("pms-simulator", Ports().pms),
+    "nlu": ("nlu", Ports().nlu),
 }
 
 
@@ -63,6 +64,8 @@ def stack_state() -> dict[str, Any]:
         "postgres_proxied": f"postgresql://postgres@toxiproxy:{p.proxy_postgres}/hotel",
         "pms_proxied": f"http://toxiproxy:{p.proxy_pms}",
         "graph_proxied": f"http://toxiproxy:{p.proxy_graph}",
+        "nlu": f"http://nlu:{p.nlu}",
+        "nlu_proxied": f"http://toxiproxy:{p.proxy_nlu}",
         "prometheus": f"http://prometheus:{p.prometheus}",
         "alertmanager": f"http://alertmanager:{p.alertmanager}",
         "redis_exporter": f"http://redis-exporter:{p.redis_exporter}",

@@ -12,7 +12,7 @@ import yaml
 from chaos.stack.config import LAB_AGENT_ENV, StackSettings
 from chaos.stack.processes import ManagedProcess, require_binary, sys_python, tcp_open
 
-PROXIES = ("redis", "postgres", "pms", "graph")
+PROXIES = ("redis", "postgres", "pms", "graph", "nlu")
 
 
 def http_ok(url: str, expect: str | None = None) -> bool:
@@ -38,6 +38,8 @@ def stack_urls(s: StackSettings) -> dict[str, str]:
         "pms_proxied": f"http://{h}:{p.proxy_pms}",
         # The WhatsApp Graph recorder lives in the PMS simulator, behind a proxy of its own.
         "graph_proxied": f"http://{h}:{p.proxy_graph}",
+        "nlu": f"http://{h}:{p.nlu}",
+        "nlu_proxied": f"http://{h}:{p.proxy_nlu}",
         "prometheus": f"http://{h}:{p.prometheus}",
         "alertmanager": f"http://{h}:{p.alertmanager}",
         "redis_exporter": f"http://{h}:{p.redis_exporter}",
@@ -54,6 +56,7 @@ def proxy_config(s: StackSettings) -> list[dict[str, Any]]:
         "postgres": (p.proxy_postgres, p.postgres),
         "pms": (p.proxy_pms, p.pms),
         "graph": (p.proxy_graph, p.pms),
+        "nlu": (p.proxy_nlu, p.nlu),
     }
     return [
         {"name": name, "listen": f"{h}:{listen}", "upstream": f"{h}:{upstream}", "enabled": True}
@@ -108,6 +111,14 @@ def pms_simulator(s: StackSettings, folder: Path) -> ManagedProcess:
     )
 
 
+def nlu(s: StackSettings, folder: Path) -> ManagedProcess:
+    """The intent engine as a service (Rasa's /model/parse shape), behind proxy:nlu."""
+    argv = [sys_python(), "-m", "agent.nlp", "--host", s.host, "--port", str(s.ports.nlu)]
+    return ManagedProcess(
+        "nlu", argv, folder / "nlu.log", lambda: http_ok(f"http://{s.host}:{s.ports.nlu}/health")
+    )
+
+
 def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
     """The agent's environment: every dependency reached through the proxy."""
     urls = stack_urls(s)
@@ -127,6 +138,7 @@ def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
             "AGENT_WHATSAPP__APP_SECRET": s.whatsapp_secret,
             "AGENT_WHATSAPP__VERIFY_TOKEN": s.whatsapp_secret,
             "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['graph_proxied']}/graph",
+            "AGENT_NLP__URL": urls["nlu_proxied"],
         }
     )
     env.update(s.agent_env)
