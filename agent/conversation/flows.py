@@ -108,7 +108,7 @@ class Flows(BookingFlows):
                 return await self._availability(session, analysis, ent.check_in, ent.check_out)
             if ent.room_wish or ent.room_type:
                 pending["wish"] = ent.room_type or ent.room_wish
-        if kind == "room_type":
+        if kind == "room_type" and ent.check_in is None:  # new dates are a new search
             last = session.context.get("last_search")
             if not last:
                 session.pending = {"kind": "dates", "then": "reservation"}
