@@ -281,6 +281,21 @@ class GraphClient:
             wamid = ""  # sent, but Graph's answer did not name it
         return SendResult(wamid=wamid)
 
+    async def download_media(self, media_id: str, max_bytes: int) -> tuple[bytes, str]:
+        """A media file's bytes and MIME type, as Graph serves them: its metadata names a
+        URL, and that URL (with the same token) answers the bytes."""
+        info = await self._client.get(f"/{GRAPH_VERSION}/{media_id}")
+        info.raise_for_status()
+        meta = info.json()
+        url, mime = str(meta["url"]), str(meta.get("mime_type") or "audio/ogg")
+        if int(meta.get("file_size") or 0) > max_bytes:
+            raise ValueError(f"media of {meta['file_size']} bytes is over the limit")
+        data = await self._client.get(url)
+        data.raise_for_status()
+        if len(data.content) > max_bytes:
+            raise ValueError("media over the limit")
+        return data.content, mime
+
     async def send_text(self, to: str, body: str) -> bool:
         """Send ``body`` to ``to``; returns False (and logs) when the Graph API fails."""
         return (await self.send(to, body)).ok
