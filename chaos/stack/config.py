@@ -49,6 +49,8 @@ class Ports(BaseModel):
     proxy_graph: int = 28083
     nlu: int = 5005
     proxy_nlu: int = 25005
+    stt: int = 8090
+    proxy_stt: int = 28090
     prometheus: int = 9090
     alertmanager: int = 9093
     redis_exporter: int = 9121

@@ -55,6 +55,7 @@ COMPOSE_SERVICES = {
     "postgres": "postgres",
     "pms": "pms-simulator",
     "nlu": "nlu",
+    "stt": "stt",
     "proxy": "toxiproxy",
     "alert_sink": "alert-sink",
     "alertmanager": "alertmanager",

@@ -26,6 +26,7 @@ UPSTREAM_SERVICE = {
     "pms": ("pms-simulator", Ports().pms),
     "graph": ("pms-simulator", Ports().pms),
     "nlu": ("nlu", Ports().nlu),
+    "stt": ("stt", Ports().stt),
 }
 
 
@@ -66,6 +67,8 @@ def stack_state() -> dict[str, Any]:
         "graph_proxied": f"http://toxiproxy:{p.proxy_graph}",
         "nlu": f"http://nlu:{p.nlu}",
         "nlu_proxied": f"http://toxiproxy:{p.proxy_nlu}",
+        "stt": f"http://stt:{p.stt}",
+        "stt_proxied": f"http://toxiproxy:{p.proxy_stt}",
         "prometheus": f"http://prometheus:{p.prometheus}",
         "alertmanager": f"http://alertmanager:{p.alertmanager}",
         "redis_exporter": f"http://redis-exporter:{p.redis_exporter}",

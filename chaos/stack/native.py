@@ -46,6 +46,7 @@ ORDER = (
     "pms",
     "proxy",
     "nlu",
+    "stt",
     "alert_sink",
     "alertmanager",
     "agent",
@@ -64,6 +65,7 @@ SERVICE_PORTS = {name: (name,) for name in ORDER} | {
         "proxy_pms",
         "proxy_graph",
         "proxy_nlu",
+        "proxy_stt",
     )
 }
 # PostgreSQL's fast shutdown (SIGINT) ends its backends; SIGTERM would wait for clients.
@@ -123,6 +125,7 @@ def _launchers(s: StackSettings, root: Path) -> dict[str, Callable[[], ManagedPr
         "pms": lambda: services.pms_simulator(s, root / "pms"),
         "proxy": lambda: services.proxy(s, root / "proxy"),
         "nlu": lambda: services.nlu(s, root / "nlu"),
+        "stt": lambda: services.stt(s, root / "stt"),
         "alert_sink": lambda: services.alert_sink(s, root / "alertmanager"),
         "alertmanager": lambda: services.alertmanager(s, root / "alertmanager"),
         "agent": lambda: services.agent(s, root / "agent"),
@@ -153,7 +156,7 @@ def up(s: StackSettings | None = None, progress: Progress = print) -> StackState
         )
     root = s.state_dir
     root.mkdir(parents=True, exist_ok=True)
-    for sub in ("pms", "proxy", "nlu", "alertmanager", "agent", "exporters", "prometheus"):
+    for sub in ("pms", "proxy", "nlu", "stt", "alertmanager", "agent", "exporters", "prometheus"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     # A stack started from scratch gets an empty Redis, as before it had persistence;
     # the append-only file only carries keys across kills and restarts of a live stack.
@@ -315,6 +318,7 @@ def _answer_checks(state: StackState) -> dict[str, Callable[[], bool]]:
         "pms": lambda: services.http_ok(f"{u['pms']}/health"),
         "proxy": lambda: services.http_ok(f"{u['proxy_api']}/version"),
         "nlu": lambda: services.http_ok(f"{u['nlu']}/health"),
+        "stt": lambda: services.http_ok(f"{u['stt']}/health"),
         "alert_sink": lambda: tcp_open(h, p.alert_sink),
         "alertmanager": lambda: services.http_ok(f"{u['alertmanager']}/-/ready"),
         "agent": lambda: services.http_ok(f"{u['agent']}/health/live"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import httpx
 import yaml
 
+from chaos.exceptions import StackError
 from chaos.stack.config import LAB_AGENT_ENV, StackSettings
 from chaos.stack.processes import ManagedProcess, require_binary, sys_python, tcp_open
 
-PROXIES = ("redis", "postgres", "pms", "graph", "nlu")
+PROXIES = ("redis", "postgres", "pms", "graph", "nlu", "stt")
 
 
 def http_ok(url: str, expect: str | None = None) -> bool:
@@ -40,6 +42,8 @@ def stack_urls(s: StackSettings) -> dict[str, str]:
         "graph_proxied": f"http://{h}:{p.proxy_graph}",
         "nlu": f"http://{h}:{p.nlu}",
         "nlu_proxied": f"http://{h}:{p.proxy_nlu}",
+        "stt": f"http://{h}:{p.stt}",
+        "stt_proxied": f"http://{h}:{p.proxy_stt}",
         "prometheus": f"http://{h}:{p.prometheus}",
         "alertmanager": f"http://{h}:{p.alertmanager}",
         "redis_exporter": f"http://{h}:{p.redis_exporter}",
@@ -57,6 +61,7 @@ def proxy_config(s: StackSettings) -> list[dict[str, Any]]:
         "pms": (p.proxy_pms, p.pms),
         "graph": (p.proxy_graph, p.pms),
         "nlu": (p.proxy_nlu, p.nlu),
+        "stt": (p.proxy_stt, p.stt),
     }
     return [
         {"name": name, "listen": f"{h}:{listen}", "upstream": f"{h}:{upstream}", "enabled": True}
@@ -116,6 +121,18 @@ def nlu(s: StackSettings, folder: Path) -> ManagedProcess:
     argv = [sys_python(), "-m", "agent.nlp", "--host", s.host, "--port", str(s.ports.nlu)]
     return ManagedProcess(
         "nlu", argv, folder / "nlu.log", lambda: http_ok(f"http://{s.host}:{s.ports.nlu}/health")
+    )
+
+
+def stt(s: StackSettings, folder: Path) -> ManagedProcess:
+    """The speech-to-text server (OpenAI's transcription API), behind proxy:stt."""
+    # Said here in one line, rather than in the server's log once the stack times out.
+    require_binary("ffmpeg", "install it with: apt-get install ffmpeg")
+    if importlib.util.find_spec("pocketsphinx") is None:
+        raise StackError("pocketsphinx not found: pip install 'hotel-chaos-lab[harness]'")
+    argv = [sys_python(), "-m", "chaos.stt", "--host", s.host, "--port", str(s.ports.stt)]
+    return ManagedProcess(
+        "stt", argv, folder / "stt.log", lambda: http_ok(f"http://{s.host}:{s.ports.stt}/health")
     )
 
 
