@@ -35,6 +35,7 @@ from agent.resilience.listeners import OnOpen
 from agent.routes import admin, health, messages, metrics, whatsapp
 from agent.sessions import SessionStore
 from agent.settings import AgentSettings
+from agent.voice import Transcriber, VoiceNotes
 from agent.whatsapp import GraphClient
 
 log = structlog.get_logger(__name__)
@@ -121,6 +122,11 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         if settings.nlp.url:
             checks["nlu"] = nlu.ping
             metrics_.dependency_up.labels(dependency="nlu").set(0)
+        transcriber = Transcriber(settings.stt, metrics_) if settings.stt.url else None
+        if transcriber is not None:
+            checks["stt"] = transcriber.ping
+            metrics_.dependency_up.labels(dependency="stt").set(0)
+        app.state.voice = VoiceNotes(graph, transcriber, settings.stt.max_audio_bytes)
         monitor = DependencyMonitor(checks, metrics_)
         app.state.settings = settings
         app.state.metrics = metrics_
@@ -194,6 +200,8 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
             await pms.aclose()
             await graph.aclose()
             await nlu.aclose()
+            if transcriber is not None:
+                await transcriber.aclose()
             # The pool was passed in, so closing the client alone would leave its
             # connections open.
             await redis.aclose(close_connection_pool=True)

@@ -263,9 +263,24 @@ class AgentMetrics:
             ["reason"],
             registry=r,
         )
+        self.stt_requests = Counter(
+            "stt_requests_total",
+            "Voice note transcriptions by outcome (ok, empty, timeout, error, breaker_open).",
+            ["outcome"],
+            registry=r,
+        )
+        self.stt_latency = Histogram(
+            "stt_latency_seconds",
+            "Time to transcribe a voice note (retries included), by outcome.",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self._initialise()
 
     def _initialise(self) -> None:
+        for outcome in ("ok", "empty", "timeout", "error", "breaker_open"):
+            self.stt_requests.labels(outcome=outcome)
         for reason in ("timeout", "error", "breaker_open"):
             self.nlu_fallbacks.labels(reason=reason)
             self.nlu_requests.labels(outcome=reason)

@@ -103,6 +103,20 @@ class WhatsAppSettings(BaseModel):
     outbox_interval_s: float = Field(1.0, gt=0)
 
 
+class STTSettings(BaseModel):
+    """Speech to text through an OpenAI-compatible ``/v1/audio/transcriptions``."""
+
+    url: str = ""  # empty: voice notes get a "please type" reply
+    api_key: SecretStr = SecretStr("")
+    model: str = "whisper-1"
+    language: str = ""  # empty: the server detects it
+    timeout_s: float = Field(10.0, gt=0)
+    # Connection errors, 429 and 5xx are retried; a timeout is not (a slow server stays slow).
+    retry: RetrySettings = RetrySettings(retries=2, backoff_base_s=0.2)
+    breaker: BreakerSettings = BreakerSettings()
+    max_audio_bytes: int = Field(16 * 1024 * 1024, ge=1)
+
+
 class HotelSettings(BaseModel):
     name: str = "Hotel Mirador"
     timezone: str = "America/Argentina/Buenos_Aires"
@@ -153,5 +167,6 @@ class AgentSettings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     alerts: AlertSettings = AlertSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()
+    stt: STTSettings = STTSettings()
     hotel: HotelSettings = HotelSettings()
     nlp: NLPSettings = NLPSettings()

@@ -70,6 +70,8 @@ class InboundMessage:
     language: str | None = None
     message_id: str | None = None
     guest_name: str | None = None
+    # More for the message's audit event (a voice note's transcription or its failure).
+    extra: dict[str, Any] | None = None
 
 
 @dataclass
@@ -254,6 +256,7 @@ class Orchestrator:
                     "confidence": round(analysis.confidence, 3) if not media else 1.0,
                     "degraded": degraded,
                     **extra,
+                    **(msg.extra or {}),
                 },
             ),
             *[

@@ -81,10 +81,17 @@ async def receive(request: Request) -> dict[str, Any]:
     }
 
 
-def _inbound(msg: WhatsAppMessage) -> tuple[InboundMessage, Media | None, str]:
+async def _inbound(state: Any, msg: WhatsAppMessage) -> tuple[InboundMessage, Media | None, str]:
     kind = msg.kind if msg.kind in WHATSAPP_KINDS else "unsupported"
     media = None
     text = msg.text
+    extra = None
+    if kind == "audio":
+        # A voice note is answered as the text heard; without one, the guest is asked
+        # to type (the audit event keeps the transcription or why there was none).
+        heard = await state.voice.hear(msg.details.get("media_id"))
+        extra = {"voice": heard.audit()}
+        text = heard.text or None
     if text is None:
         media = Media(kind, {"type": msg.kind[:32], **msg.details})
         caption = msg.details.get("caption")
@@ -95,6 +102,7 @@ def _inbound(msg: WhatsAppMessage) -> tuple[InboundMessage, Media | None, str]:
         text=text,
         message_id=msg.message_id,
         guest_name=msg.name,
+        extra=extra,
     )
     return inbound, media, kind
 
@@ -108,8 +116,8 @@ async def _answer_once(state: Any, msg: WhatsAppMessage) -> bool:
         if claim.earlier is not None and not claim.earlier.sent:
             await state.outbox.kick(msg.message_id)  # the guest is still owed the reply
         return False
-    inbound, media, kind = _inbound(msg)
     try:
+        inbound, media, kind = await _inbound(state, msg)
         reply = await state.orchestrator.handle(inbound, claimed=True, media=media)
     except BaseException:
         await state.claims.release(CHANNEL, msg.message_id)

@@ -156,6 +156,7 @@ def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
             "AGENT_WHATSAPP__VERIFY_TOKEN": s.whatsapp_secret,
             "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['graph_proxied']}/graph",
             "AGENT_NLP__URL": urls["nlu_proxied"],
+            "AGENT_STT__URL": urls["stt_proxied"],
         }
     )
     env.update(s.agent_env)

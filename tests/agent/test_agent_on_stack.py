@@ -153,7 +153,13 @@ def test_signed_whatsapp_message_is_answered_once_through_the_graph_api(stack: S
 def test_readiness_reports_each_dependency(stack: StackState) -> None:
     with ToxiproxyClient(stack.url("proxy_api")) as proxy:
         ready = httpx.get(f"{stack.url('agent')}/health/ready", timeout=5).json()
-        assert ready["checks"] == {"redis": "up", "postgres": "up", "pms": "up", "nlu": "up"}
+        assert ready["checks"] == {
+            "redis": "up",
+            "postgres": "up",
+            "pms": "up",
+            "nlu": "up",
+            "stt": "up",
+        }
         with inject(proxy, Fault("pms", "down")):
             degraded = httpx.get(f"{stack.url('agent')}/health/ready", timeout=10).json()
     assert degraded["status"] == "degraded" and degraded["checks"]["pms"] == "down"
