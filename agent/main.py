@@ -124,6 +124,8 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
             metrics_.dependency_up.labels(dependency="nlu").set(0)
         transcriber = Transcriber(settings.stt, metrics_) if settings.stt.url else None
         if transcriber is not None:
+            # Guests who send voice notes are asked to type while it is open: staff hear of it.
+            transcriber.breaker.add_listener(OnOpen(alerts.breaker_opened))
             checks["stt"] = transcriber.ping
             metrics_.dependency_up.labels(dependency="stt").set(0)
         app.state.voice = VoiceNotes(graph, transcriber, settings.stt.max_audio_bytes)
