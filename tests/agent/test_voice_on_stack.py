@@ -101,6 +101,21 @@ def metric(stack: StackState, name: str, **labels: str) -> float:
     return scrape(stack.url("agent")).total(name, **labels) or 0.0
 
 
+def breaker_alert(stack: StackState) -> dict[str, Any]:
+    """The agent's AgentBreakerOpened alert for stt, once Alertmanager has it."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = httpx.get(
+            f"{stack.url('alertmanager')}/api/v2/alerts",
+            params=[("filter", 'alertname="AgentBreakerOpened"'), ("filter", 'breaker="stt"')],
+            timeout=5,
+        ).json()
+        if found or time.monotonic() > deadline:
+            assert found, "no AgentBreakerOpened alert for the stt breaker"
+            return dict(found[0])
+        time.sleep(0.5)
+
+
 @pytest.mark.chaos
 def test_a_slow_or_absent_stt_gets_please_type_replies_and_its_breaker_opens_and_closes(
     stack: StackState, agent: httpx.Client
@@ -122,6 +137,7 @@ def test_a_slow_or_absent_stt_gets_please_type_replies_and_its_breaker_opens_and
     assert (
         metric(stack, "circuit_breaker_transitions_total", breaker="stt", to_state="open") > opened
     )
+    assert breaker_alert(stack)["labels"]["dependency"] == "stt"  # staff hear of it
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         post(agent, stack, voice_note(stack, frm, media))
