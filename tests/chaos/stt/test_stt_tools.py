@@ -1,4 +1,4 @@
-"""A missing ffmpeg or espeak-ng fails with the command that installs it, never a skip."""
+"""What the lab's STT server needs, and how another server takes its place."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chaos.stt import server
 from chaos.stt.voices import speak
 
 
-def test_missing_binaries_name_their_package(
+def test_missing_binaries_fail_with_their_install_command(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: nothing is found
@@ -25,3 +25,11 @@ def test_missing_binaries_name_their_package(
         server.to_pcm(b"OggS")
     with pytest.raises(SystemExit, match=r"apt-get install ffmpeg"):
         server.main(["--port", "1"])
+
+
+def test_another_server_replaces_the_lab_one_by_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CHAOSLAB_AGENT_ENV", '{"AGENT_STT__URL": "http://127.0.0.1:8000"}')
+    env = services.agent_env(StackSettings(state_dir=tmp_path), tmp_path)
+    assert env["AGENT_STT__URL"] == "http://127.0.0.1:8000"
