@@ -14,7 +14,7 @@ FAST_MARKERS := not integration and not chaos and not notebooks and not slow
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-system-deps:  ## Install redis-server, prometheus, alertmanager and the exporters when missing
+system-deps:  ## Install redis-server, prometheus, alertmanager, the exporters, ffmpeg and espeak-ng when missing
 	@bash scripts/install-system-deps.sh
 
 $(STAMP): pyproject.toml

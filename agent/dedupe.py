@@ -33,6 +33,9 @@ class Earlier:
 
     reply: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
+    # WhatsApp: whether the reply really went out (False while it waits in the outbox).
+    sent: bool = True
+    wamid: str | None = None
 
 
 class Deduplicator:
@@ -56,17 +59,43 @@ class Deduplicator:
 
     @staticmethod
     def decode(raw: bytes | str | None) -> Earlier | None:
-        """An entry read from Redis; replies stored without events are plain reply dicts."""
+        """An entry read from Redis; replies stored without events are plain reply dicts.
+
+        A claim still being processed (``PROCESSING``) is no answer yet: None.
+        """
         if not raw:
             return None
         data = codec.loads(raw)
+        if isinstance(data, dict) and data.get("processing"):
+            return None
         if isinstance(data, dict) and "reply" in data and "events" in data:
-            return Earlier(data["reply"], data["events"])
+            return Earlier(
+                data["reply"],
+                data["events"],
+                sent=bool(data.get("sent", True)),
+                wamid=data.get("wamid"),
+            )
         return Earlier(data)
 
     @staticmethod
-    def encode(reply: dict[str, Any], events: list[dict[str, Any]]) -> bytes:
-        return codec.dumps({"reply": reply, "events": events})
+    def processing(raw: bytes | str | None) -> bool:
+        """Whether a raw entry is a claim whose message is still being answered."""
+        if not raw:
+            return False
+        data = codec.loads(raw)
+        return isinstance(data, dict) and bool(data.get("processing"))
+
+    @staticmethod
+    def encode(
+        reply: dict[str, Any],
+        events: list[dict[str, Any]],
+        *,
+        sent: bool = True,
+        wamid: str | None = None,
+    ) -> bytes:
+        if sent and wamid is None:
+            return codec.dumps({"reply": reply, "events": events})
+        return codec.dumps({"reply": reply, "events": events, "sent": sent, "wamid": wamid})
 
     async def seen(self, channel: str, message_id: str) -> dict[str, Any] | None:
         """The stored reply for this message id, or ``None`` if it is new."""

@@ -21,11 +21,13 @@ from agent.alerts import AlertService
 from agent.audit import AuditLog, FallbackLocked
 from agent.conversation import Orchestrator
 from agent.dedupe import Deduplicator
+from agent.delivery import Claims, Outbox, StatusStore
 from agent.dependencies import DependencyMonitor
 from agent.errors import install_error_handlers
 from agent.logging import configure_logging
 from agent.metrics import MULTIPROC_ENV, AgentMetrics, multiprocess
 from agent.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from agent.nlp.remote import nlu_for
 from agent.pms import PMSClient
 from agent.pms.warmer import CacheWarmer
 from agent.pools import watch_pools
@@ -33,6 +35,7 @@ from agent.resilience.listeners import OnOpen
 from agent.routes import admin, health, messages, metrics, whatsapp
 from agent.sessions import SessionStore
 from agent.settings import AgentSettings
+from agent.voice import Transcriber, VoiceNotes
 from agent.whatsapp import GraphClient
 
 log = structlog.get_logger(__name__)
@@ -114,9 +117,19 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         async def redis_up() -> bool:
             return bool(await redis.ping())
 
-        monitor = DependencyMonitor(
-            {"redis": redis_up, "postgres": audit.ping, "pms": pms.ping}, metrics_
-        )
+        nlu = nlu_for(settings.nlp, metrics_)
+        checks: dict[str, Any] = {"redis": redis_up, "postgres": audit.ping, "pms": pms.ping}
+        if settings.nlp.url:
+            checks["nlu"] = nlu.ping
+            metrics_.dependency_up.labels(dependency="nlu").set(0)
+        transcriber = Transcriber(settings.stt, metrics_) if settings.stt.url else None
+        if transcriber is not None:
+            # Guests who send voice notes are asked to type while it is open: staff hear of it.
+            transcriber.breaker.add_listener(OnOpen(alerts.breaker_opened))
+            checks["stt"] = transcriber.ping
+            metrics_.dependency_up.labels(dependency="stt").set(0)
+        app.state.voice = VoiceNotes(graph, transcriber, settings.stt.max_audio_bytes)
+        monitor = DependencyMonitor(checks, metrics_)
         app.state.settings = settings
         app.state.metrics = metrics_
         app.state.audit = audit
@@ -126,6 +139,24 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
         app.state.graph = graph
         dedupe = Deduplicator(redis)
         app.state.dedupe = dedupe
+        wa = settings.whatsapp
+        app.state.claims = Claims(
+            redis, dedupe, claim_ttl_s=wa.claim_ttl_s, wait_s=wa.duplicate_wait_s
+        )
+        app.state.statuses = StatusStore(redis, metrics_)
+
+        async def delivered(item: Any, wamid: str) -> None:
+            await app.state.claims.mark_sent(item.channel, item.message_id, wamid)
+
+        outbox = Outbox(
+            redis,
+            graph.send,
+            metrics_,
+            wa.outbox_retry,
+            on_sent=delivered,
+            interval_s=wa.outbox_interval_s,
+        )
+        app.state.outbox = outbox
         app.state.dependencies = monitor
         app.state.orchestrator = Orchestrator(
             settings,
@@ -135,9 +166,11 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
             audit=audit,
             alerts=alerts,
             dedupe=dedupe,
+            nlu=nlu,
         )
         warmer = CacheWarmer(pms, metrics_)
         warmer.start()
+        outbox.start()
         monitor.start(settings.dependency_check_interval_s)
         cleanup = asyncio.create_task(
             _periodic(settings.sessions.cleanup_interval_s, sessions.cleanup, "session-cleanup")
@@ -161,12 +194,16 @@ def create_app(settings: AgentSettings | None = None) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await warmer.stop()
+            await outbox.stop()
             await monitor.stop()
             await audit.stop()
             await alerts.drain()
             await alerts.aclose()
             await pms.aclose()
             await graph.aclose()
+            await nlu.aclose()
+            if transcriber is not None:
+                await transcriber.aclose()
             # The pool was passed in, so closing the client alone would leave its
             # connections open.
             await redis.aclose(close_connection_pool=True)

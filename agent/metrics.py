@@ -35,13 +35,20 @@ def exposition(registry: CollectorRegistry) -> bytes:
     return generate_latest(merged)
 
 
-BREAKERS = ("pms", "audit", "nlp")
+# Breakers of dependencies every agent has; the nlp and stt breakers are exported once
+# the agent is configured with the service behind them (their gauge starts when made).
+BREAKERS = ("pms", "audit")
 DEPENDENCIES = ("redis", "postgres", "pms")
 CACHE_KINDS = ("availability", "room_types")
 # Connection pools whose figures are exported (psycopg pool names); see agent/pools.py.
 DB_POOLS = ("audit",)
 POOL_STATES = ("in_use", "available")
 BREAKER_STATE_VALUE = {"closed": 0, "open": 1, "half-open": 2}
+
+WHATSAPP_KINDS = (
+    "text", "interactive", "button", "image", "location", "reaction", "audio", "unsupported",
+)  # fmt: skip
+WHATSAPP_STATUSES = ("sent", "delivered", "read", "failed", "other")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -198,9 +205,97 @@ class AgentMetrics:
             multiprocess_mode="livesum",
             registry=r,
         )
+        self.whatsapp_messages = Counter(
+            "whatsapp_messages_total",
+            "Inbound WhatsApp messages answered, by message type (first copies only).",
+            ["kind"],
+            registry=r,
+        )
+        self.whatsapp_duplicates = Counter(
+            "whatsapp_duplicates_total",
+            "Inbound WhatsApp copies not answered again: stored (answered before) or "
+            "concurrent (arrived while another copy was being answered).",
+            ["how"],
+            registry=r,
+        )
+        self.whatsapp_statuses = Counter(
+            "whatsapp_statuses_total",
+            "Delivery statuses Meta reported for the agent's messages.",
+            ["status"],
+            registry=r,
+        )
+        self.whatsapp_sends = Counter(
+            "whatsapp_sends_total",
+            "Graph API send attempts by outcome (sent, failed).",
+            ["outcome"],
+            registry=r,
+        )
+        self.whatsapp_outbox = Counter(
+            "whatsapp_outbox_total",
+            "Replies through the outbox: queued after a failed send, delivered later, "
+            "given_up after the last attempt.",
+            ["outcome"],
+            registry=r,
+        )
+        self.whatsapp_outbox_pending = Gauge(
+            "whatsapp_outbox_pending",
+            "Replies waiting in the outbox.",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.nlu_requests = Counter(
+            "nlu_requests_total",
+            "Calls to the NLU service by outcome (ok, timeout, error, breaker_open).",
+            ["outcome"],
+            registry=r,
+        )
+        self.nlu_latency = Histogram(
+            "nlu_latency_seconds",
+            "NLU service call time, by outcome.",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.nlu_fallbacks = Counter(
+            "nlu_fallbacks_total",
+            "Messages the in-process rules analysed because the NLU service did not "
+            "(timeout, error, breaker_open); their replies are marked degraded.",
+            ["reason"],
+            registry=r,
+        )
+        self.stt_requests = Counter(
+            "stt_requests_total",
+            "Voice note transcriptions by outcome (ok, empty, timeout, error, breaker_open).",
+            ["outcome"],
+            registry=r,
+        )
+        self.stt_latency = Histogram(
+            "stt_latency_seconds",
+            "Time to transcribe a voice note (retries included), by outcome.",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self._initialise()
 
     def _initialise(self) -> None:
+        for outcome in ("ok", "empty", "timeout", "error", "breaker_open"):
+            self.stt_requests.labels(outcome=outcome)
+        for reason in ("timeout", "error", "breaker_open"):
+            self.nlu_fallbacks.labels(reason=reason)
+            self.nlu_requests.labels(outcome=reason)
+        self.nlu_requests.labels(outcome="ok")
+        for kind in WHATSAPP_KINDS:
+            self.whatsapp_messages.labels(kind=kind)
+        for how in ("stored", "concurrent"):
+            self.whatsapp_duplicates.labels(how=how)
+        for status in WHATSAPP_STATUSES:
+            self.whatsapp_statuses.labels(status=status)
+        for outcome in ("sent", "failed"):
+            self.whatsapp_sends.labels(outcome=outcome)
+        for outcome in ("queued", "delivered", "given_up"):
+            self.whatsapp_outbox.labels(outcome=outcome)
+        self.whatsapp_outbox_pending.set(0)
         self.audit_breaker_state.set(0)
         self.audit_fallback_pending.set(0)
         for name in BREAKERS:

@@ -93,6 +93,28 @@ class WhatsAppSettings(BaseModel):
     phone_number_id: str = "000000000000000"
     timeout_s: float = Field(5.0, gt=0)
     max_body_bytes: int = Field(256 * 1024, ge=1)
+    # A copy of a message that arrives while another is answered waits this long for it.
+    duplicate_wait_s: float = Field(10.0, gt=0)
+    # A claim left by a process that died mid-answer expires after this (Meta retries).
+    claim_ttl_s: int = Field(120, ge=1)
+    # Replies Graph did not take: retried with back-off (retries = attempts after the
+    # first retry), the outbox checked every interval.
+    outbox_retry: RetrySettings = RetrySettings(retries=10, backoff_base_s=2.0, backoff_max_s=300.0)
+    outbox_interval_s: float = Field(1.0, gt=0)
+
+
+class STTSettings(BaseModel):
+    """Speech to text through an OpenAI-compatible ``/v1/audio/transcriptions``."""
+
+    url: str = ""  # empty: voice notes get a "please type" reply
+    api_key: SecretStr = SecretStr("")
+    model: str = "whisper-1"
+    language: str = ""  # empty: the server detects it
+    timeout_s: float = Field(10.0, gt=0)
+    # Connection errors, 429 and 5xx are retried; a timeout is not (a slow server stays slow).
+    retry: RetrySettings = RetrySettings(retries=2, backoff_base_s=0.2)
+    breaker: BreakerSettings = BreakerSettings()
+    max_audio_bytes: int = Field(16 * 1024 * 1024, ge=1)
 
 
 class HotelSettings(BaseModel):
@@ -114,6 +136,10 @@ class NLPSettings(BaseModel):
     high_confidence: float = Field(0.75, ge=0, le=1)
     low_confidence: float = Field(0.45, ge=0, le=1)
     max_clarifications: int = Field(2, ge=1)
+    # The NLU service (Rasa's /model/parse shape); empty: the rules run in-process only.
+    url: str = ""
+    timeout_s: float = Field(0.5, gt=0)
+    breaker: BreakerSettings = BreakerSettings()
 
 
 class AgentSettings(BaseSettings):
@@ -141,5 +167,6 @@ class AgentSettings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     alerts: AlertSettings = AlertSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()
+    stt: STTSettings = STTSettings()
     hotel: HotelSettings = HotelSettings()
     nlp: NLPSettings = NLPSettings()

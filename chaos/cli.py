@@ -27,6 +27,8 @@ EXTRAS = {
     "pandas": "harness",
     "matplotlib": "harness",
     "scipy": "harness",
+    "pocketsphinx": "harness",
+    "multipart": "harness",
     "locust": "lab",
     "gevent": "lab",
     "papermill": "lab",

@@ -13,6 +13,8 @@ command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v prometheus-redis-exporter >/dev/null || need+=(prometheus-redis-exporter)
 command -v prometheus-postgres-exporter >/dev/null || need+=(prometheus-postgres-exporter)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)  # the speech-to-text server reads voice notes
+command -v espeak-ng >/dev/null || need+=(espeak-ng)  # the tests synthesise voice notes
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -1,21 +1,23 @@
-"""Intent flows: answers backed by the PMS, and the multi-turn booking and late-checkout steps.
+"""Intent flows: answers backed by the PMS, and which multi-turn step a message serves.
 
 Multi-turn state lives in ``session.pending`` (what the agent is waiting for) and
-``session.context`` (the last search), so a conversation survives agent restarts.
+``session.context`` (the last search, the guest's bookings), so a conversation survives
+agent restarts. The booking steps themselves are in ``booking.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from agent.conversation import rooms
+from agent.conversation.booking import BookingFlows, Turn, localized, money
 from agent.conversation.templates import render
-from agent.exceptions import PMSNotFound, PMSRejected, PMSUnavailable
+from agent.exceptions import PMSRejected, PMSUnavailable
 from agent.nlp import Analysis
-from agent.pms import PMSClient
 from agent.sessions import Session
-from agent.settings import AgentSettings
+
+__all__ = ["STATIC_INTENTS", "Flows", "Turn"]
 
 STATIC_INTENTS = {
     "greeting",
@@ -29,35 +31,12 @@ STATIC_INTENTS = {
     "services",
     "business_hours",
 }
+# Intents that start something new: they replace a step in progress.
+NEW_TASKS = {"reservation", "availability", "prices", "late_checkout", "room_options"}
 
 
-@dataclass
-class Turn:
-    """What the agent answers to one message, plus the audit events it caused."""
-
-    text: str
-    intent: str
-    degraded: bool = False
-    escalated: bool = False
-    booking_id: str | None = None
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-def localized(value: Any, lang: str) -> str:
-    """A display name that may be a plain string or a per-language ``Localized`` value."""
-    return str(value.get(lang)) if hasattr(value, "get") else str(value)
-
-
-def money(value: Any) -> str:
-    return f"{float(value):,.2f}"
-
-
-class Flows:
+class Flows(BookingFlows):
     """Intent handlers that need the PMS or the session's multi-turn state."""
-
-    def __init__(self, settings: AgentSettings, pms: PMSClient) -> None:
-        self._settings = settings
-        self._pms = pms
 
     def _static(self, intent: str, lang: str) -> str:
         h = self._settings.hotel
@@ -78,26 +57,30 @@ class Flows:
         """Answer a confident intent with nothing pending."""
         intent, lang, ent = analysis.intent, analysis.language, analysis.entities
         session.pending = None
+        if intent == "cancellation_policy":
+            cancel = self.cancellation(session, analysis)
+            if cancel is not None:
+                return cancel
         if intent in STATIC_INTENTS:
             return Turn(self._static(intent, lang), intent=intent)
         if intent == "confirm":
             return Turn(render("confirm_nothing_pending", lang), intent=intent)
-        if intent == "room_options":
+        if intent == "room_options" and not (ent.check_in and (ent.room_type or ent.room_wish)):
             return await self._room_options(lang)
-        if intent in ("availability", "prices"):
+        if intent in ("availability", "prices", "room_options"):
             if ent.check_in is None:
                 if intent == "prices":
                     return Turn(render("prices", lang), intent=intent)
-                session.pending = {"kind": "dates", "then": "availability"}
+                wish = ent.room_type or ent.room_wish
+                session.pending = {"kind": "dates", "then": "availability", "wish": wish}
                 return Turn(render("ask_dates", lang), intent=intent)
+            if ent.room_type or ent.room_wish:  # "¿tienen doble del 19 al 21?": offer it
+                return await self.start_booking(session, analysis)
             return await self._availability(session, analysis, ent.check_in, ent.check_out)
         if intent == "reservation":
-            return await self._start_booking(session, analysis, msg)
+            return await self.start_booking(session, analysis)
         if intent == "late_checkout":
-            if not ent.booking_id:
-                session.pending = {"kind": "booking_id"}
-                return Turn(render("ask_booking_id", lang), intent=intent)
-            return await self._late_checkout_quote(session, ent.booking_id, lang)
+            return await self.late_checkout(session, analysis)
         return Turn(render("fallback", lang), intent=intent)
 
     async def continue_pending(self, session: Session, analysis: Analysis, msg: Any) -> Turn | None:
@@ -110,27 +93,63 @@ class Flows:
         if kind in ("booking_confirm", "late_checkout_confirm") and ent.confirm is not None:
             session.pending = None
             if kind == "booking_confirm":
-                return await self._finish_booking(session, pending, ent.confirm, lang, msg)
-            return await self._finish_late_checkout(pending, ent.confirm, lang)
-        if kind == "dates" and ent.check_in is not None:
-            session.pending = None
-            if pending.get("then") == "reservation":
-                return await self._start_booking(session, analysis, msg)
-            return await self._availability(session, analysis, ent.check_in, ent.check_out)
-        if kind == "room_type" and ent.room_type:
-            session.pending = None
-            search = session.context.get("last_search")
-            if not search:
+                return await self.finish_booking(session, pending, ent.confirm, lang, msg)
+            return await self.finish_late_checkout(pending, ent.confirm, lang)
+        if kind == "booking_confirm" and (ent.room_type or ent.room_wish) and not ent.check_in:
+            search = {k: pending[k] for k in ("check_in", "check_out", "guests")}
+            room = await self.room_for(ent, int(search["guests"]))
+            if room and room != pending["room_type"]:  # the guest picked another room
+                return await self.quote_booking(session, lang, room, search)
+        if kind == "dates":
+            if ent.check_in is not None:
+                session.pending = None
+                if pending.get("then") == "reservation" or pending.get("wish"):
+                    return await self.start_booking(session, analysis, pending.get("wish"))
+                return await self._availability(session, analysis, ent.check_in, ent.check_out)
+            if ent.room_wish or ent.room_type:
+                pending["wish"] = ent.room_type or ent.room_wish
+        if kind == "room_type" and ent.check_in is None:  # new dates are a new search
+            last = session.context.get("last_search")
+            if not last:
                 session.pending = {"kind": "dates", "then": "reservation"}
                 return Turn(render("ask_dates", lang), intent="reservation")
-            return await self._quote_booking(session, lang, ent.room_type, search)
+            if ent.guests:
+                last["guests"] = ent.guests
+            room = await self.room_for(ent, int(last["guests"]))
+            if room:
+                session.pending = None
+                return await self.quote_booking(session, lang, room, last)
+            if ent.guests:
+                return await self._ask_room(session, lang, int(last["guests"]), again=True)
         if kind == "booking_id" and ent.booking_id:
             session.pending = None
-            return await self._late_checkout_quote(session, ent.booking_id, lang)
+            return await self.late_checkout_quote(session, ent.booking_id, lang)
         return None
 
-    def _unavailable(self, intent: str, lang: str) -> Turn:
-        return Turn(render("pms_unavailable", lang), intent=intent, degraded=True)
+    async def reask(self, session: Session, lang: str) -> Turn:
+        """Ask again for what the step in progress waits for; it stays in progress."""
+        pending = session.pending or {}
+        kind = pending.get("kind")
+        if kind == "room_type":
+            search = session.context.get("last_search") or {}
+            return await self._ask_room(session, lang, int(search.get("guests", 2)), again=True)
+        if kind == "booking_confirm":
+            text = render("reask_booking_confirm", lang, **pending)
+            return Turn(text, intent="reservation")
+        if kind == "late_checkout_confirm":
+            text = render("reask_late_checkout_confirm", lang, **pending)
+            return Turn(text, intent="late_checkout")
+        if kind == "booking_id":
+            return Turn(render("ask_booking_id", lang), intent="late_checkout")
+        return Turn(render("ask_dates", lang), intent="reservation")
+
+    def interrupts(self, analysis: Analysis, low_confidence: float) -> bool:
+        """Whether a message that did not answer the pending step starts something else."""
+        if analysis.confidence < low_confidence:
+            return False
+        if analysis.intent in NEW_TASKS:
+            return analysis.intent != "room_options" or analysis.entities.check_in is not None
+        return analysis.intent == "cancellation_policy" and analysis.entities.wants_cancel
 
     async def _room_options(self, lang: str) -> Turn:
         try:
@@ -158,7 +177,7 @@ class Flows:
     ) -> Turn:
         lang, ent = analysis.language, analysis.entities
         check_out = check_out or date.fromordinal(check_in.toordinal() + 1)
-        guests = ent.guests or 2
+        guests = rooms.party_size(ent.guests, ent.room_wish)
         session.context["last_search"] = {
             "check_in": check_in.isoformat(),
             "check_out": check_out.isoformat(),
@@ -203,170 +222,3 @@ class Flows:
             lines.append(render("stale_note", lang))
         session.pending = {"kind": "room_type"}
         return Turn("\n".join(lines), intent="availability", degraded=lookup.stale)
-
-    async def _start_booking(self, session: Session, analysis: Analysis, msg: Any) -> Turn:
-        lang, ent = analysis.language, analysis.entities
-        search = session.context.get("last_search")
-        if ent.check_in is not None:
-            check_out = ent.check_out or date.fromordinal(ent.check_in.toordinal() + 1)
-            search = {
-                "check_in": ent.check_in.isoformat(),
-                "check_out": check_out.isoformat(),
-                "guests": ent.guests or (search or {}).get("guests") or 2,
-            }
-            session.context["last_search"] = search
-        if not search:
-            session.pending = {"kind": "dates", "then": "reservation"}
-            return Turn(render("ask_dates", lang), intent="reservation")
-        if not ent.room_type:
-            session.pending = {"kind": "room_type"}
-            return Turn(render("ask_room_type", lang), intent="reservation")
-        return await self._quote_booking(session, lang, ent.room_type, search)
-
-    async def _quote_booking(
-        self, session: Session, lang: str, room_type: str, search: dict[str, Any]
-    ) -> Turn:
-        """Price ``room_type`` for the searched stay and ask the guest to confirm."""
-        check_in = date.fromisoformat(search["check_in"])
-        check_out = date.fromisoformat(search["check_out"])
-        guests = int(search["guests"])
-        try:
-            lookup = await self._pms.availability(check_in, check_out, guests, room_type)
-        except PMSUnavailable:
-            return self._unavailable("reservation", lang)
-        except PMSRejected:
-            session.context.pop("last_search", None)
-            return Turn(render("dates_rejected", lang), intent="reservation")
-        offer = next(
-            (o for o in lookup.value if o.room_type == room_type and o.available > 0), None
-        )
-        if offer is None:
-            return Turn(render("booking_unavailable", lang), intent="reservation")
-        session.pending = {
-            "kind": "booking_confirm",
-            "room_type": room_type,
-            "check_in": check_in.isoformat(),
-            "check_out": check_out.isoformat(),
-            "guests": guests,
-        }
-        text = render(
-            "booking_confirm",
-            lang,
-            name=localized(offer.name, lang),
-            check_in=check_in.isoformat(),
-            check_out=check_out.isoformat(),
-            guests=guests,
-            total=money(offer.total),
-            currency=offer.currency,
-        )
-        return Turn(text, intent="reservation", degraded=lookup.stale)
-
-    async def _finish_booking(
-        self, session: Session, pending: dict[str, Any], confirmed: bool, lang: str, msg: Any
-    ) -> Turn:
-        if not confirmed:
-            return Turn(
-                render("booking_cancelled", lang),
-                intent="reservation",
-                events=[("booking", {"decision": "declined"})],
-            )
-        try:
-            booking = await self._pms.create_booking(
-                room_type=pending["room_type"],
-                check_in=date.fromisoformat(pending["check_in"]),
-                check_out=date.fromisoformat(pending["check_out"]),
-                guests=int(pending["guests"]),
-                guest_name=msg.guest_name or msg.guest_id,
-                guest_id=msg.guest_id,
-            )
-        except PMSUnavailable:
-            session.pending = pending  # the guest can confirm again once the PMS is back
-            return self._unavailable("reservation", lang)
-        except PMSRejected:
-            return Turn(render("booking_unavailable", lang), intent="reservation")
-        name = pending["room_type"]
-        text = render(
-            "booking_done",
-            lang,
-            booking_id=booking.id,
-            name=name,
-            check_in=pending["check_in"],
-            check_out=pending["check_out"],
-        )
-        return Turn(
-            text,
-            intent="reservation",
-            booking_id=booking.id,
-            events=[
-                (
-                    "booking",
-                    {
-                        "decision": "confirmed",
-                        "booking_id": booking.id,
-                        "room_type": name,
-                        "check_in": pending["check_in"],
-                        "check_out": pending["check_out"],
-                    },
-                )
-            ],
-        )
-
-    async def _late_checkout_quote(self, session: Session, booking_id: str, lang: str) -> Turn:
-        try:
-            quote = await self._pms.late_checkout_quote(booking_id)
-        except PMSNotFound:
-            return Turn(
-                render("booking_not_found", lang, booking_id=booking_id), intent="late_checkout"
-            )
-        except PMSUnavailable:
-            return self._unavailable("late_checkout", lang)
-        if not quote.available:
-            return Turn(
-                render("late_checkout_unavailable", lang, booking_id=booking_id),
-                intent="late_checkout",
-                events=[("late_checkout", {"decision": "unavailable", "booking_id": booking_id})],
-            )
-        values = {
-            "late_time": quote.late_checkout_time,
-            "checkout_time": quote.standard_checkout,
-            "fee": money(quote.fee),
-            "currency": quote.currency,
-        }
-        session.pending = {"kind": "late_checkout_confirm", "booking_id": booking_id, **values}
-        return Turn(render("late_checkout_offer", lang, **values), intent="late_checkout")
-
-    async def _finish_late_checkout(
-        self, pending: dict[str, Any], confirmed: bool, lang: str
-    ) -> Turn:
-        booking_id = pending["booking_id"]
-        if not confirmed:
-            return Turn(
-                render("late_checkout_declined", lang, checkout_time=pending["checkout_time"]),
-                intent="late_checkout",
-                events=[("late_checkout", {"decision": "declined", "booking_id": booking_id})],
-            )
-        try:
-            await self._pms.confirm_late_checkout(booking_id)
-        except PMSUnavailable:
-            return self._unavailable("late_checkout", lang)
-        except PMSRejected:
-            return Turn(
-                render("late_checkout_unavailable", lang, booking_id=booking_id),
-                intent="late_checkout",
-            )
-        return Turn(
-            render(
-                "late_checkout_done",
-                lang,
-                late_time=pending["late_time"],
-                fee=pending["fee"],
-                currency=pending["currency"],
-            ),
-            intent="late_checkout",
-            events=[
-                (
-                    "late_checkout",
-                    {"decision": "confirmed", "booking_id": booking_id, "fee": pending["fee"]},
-                )
-            ],
-        )

@@ -26,18 +26,24 @@ from agent.alerts import guest_alert_key
 from agent.audit import AuditEvent, new_event
 from agent.audit.events import event_from_dict
 from agent.conversation.business_hours import is_business_hours
-from agent.conversation.flows import Flows, Turn
+from agent.conversation.flows import STATIC_INTENTS, Flows, Turn
+from agent.conversation.media import Media, media_turn
 from agent.conversation.templates import render
 from agent.dedupe import Deduplicator
 from agent.exceptions import SessionStoreUnavailable
 from agent.metrics import AgentMetrics
-from agent.nlp import Analysis, analyze, signalled_language
+from agent.nlp import Analysis, signalled_language
+from agent.nlp.remote import LocalNLU, RemoteNLU
 from agent.pms import PMSClient
 from agent.pms.nights import PREFETCHED
 from agent.sessions import Session, SessionStore
 from agent.settings import AgentSettings
 
 log = structlog.get_logger(__name__)
+STAFF_ALERTS = {
+    "payment_proof": "PaymentProofReceived",
+    "cancellation_requested": "CancellationRequested",
+}
 
 
 class AuditSink(Protocol):
@@ -64,6 +70,8 @@ class InboundMessage:
     language: str | None = None
     message_id: str | None = None
     guest_name: str | None = None
+    # More for the message's audit event (a voice note's transcription or its failure).
+    extra: dict[str, Any] | None = None
 
 
 @dataclass
@@ -124,8 +132,10 @@ class Orchestrator:
         audit: AuditSink,
         alerts: AlertSink,
         dedupe: Deduplicator | None = None,
+        nlu: LocalNLU | RemoteNLU | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._nlu = nlu or LocalNLU()
         self._settings = settings
         self._pms = pms
         self._dedupe = dedupe
@@ -137,15 +147,18 @@ class Orchestrator:
         self._now = now
         self._flows = Flows(settings, pms)
 
-    async def handle(self, msg: InboundMessage, *, remember: bool = True) -> Reply:
+    async def handle(
+        self, msg: InboundMessage, *, claimed: bool = False, media: Media | None = None
+    ) -> Reply:
         """Answer ``msg``; never raises for a dependency failure.
 
         With a message id, a repeat gets the earlier answer (``Reply.duplicate``) and a new
-        message's answer is stored for repeats, in the session's transaction unless
-        ``remember`` is False (the caller then stores it, after delivering the reply).
+        message's answer is stored for repeats in the session's transaction, unless the
+        caller ``claimed`` the id (WhatsApp: it stores the answer once the reply went out).
+        ``media`` is a non-text message, answered without NLP.
         """
         started = time.perf_counter()
-        dedupe = self._dedupe if msg.message_id else None
+        dedupe = self._dedupe if msg.message_id and not claimed else None
         if dedupe is not None and msg.message_id:
             local = dedupe.local(msg.channel, msg.message_id)
             if local is not None:
@@ -153,13 +166,21 @@ class Orchestrator:
         now = self._now()
         today = now.astimezone(self._tz).date()
         # NLP before the session: its dates name the cache entries read with the session.
-        own_language = msg.language or signalled_language(msg.text)
-        analysis = analyze(msg.text, today=today, language=own_language or "es")
+        own_language = None if media else (msg.language or signalled_language(msg.text))
+        degraded = False
+        if media is None:
+            understood = await self._nlu.analyze(
+                msg.text, today=today, language=own_language or "es"
+            )
+            analysis, degraded = understood.analysis, understood.degraded
+        else:
+            analysis = Analysis(msg.text, "es", f"media:{media.kind}", 1.0)
         ent = analysis.entities
-        cache_keys = self._pms.lookup_keys(ent.check_in, ent.check_out) if ent.check_in else []
+        cache_keys = (
+            self._pms.lookup_keys(ent.check_in, ent.check_out) if ent.check_in and not media else []
+        )
         dedupe_key = dedupe.key(msg.channel, msg.message_id) if dedupe and msg.message_id else None
         also = [dedupe_key, *cache_keys] if dedupe_key else cache_keys
-        degraded = False
         try:
             session, raws = await self._sessions.load_with(msg.guest_id, msg.channel, also)
         except SessionStoreUnavailable as exc:
@@ -172,10 +193,16 @@ class Orchestrator:
             if earlier is not None:
                 await self._record_again(earlier.events)
                 return Reply.repeat(earlier.reply)
+        if media is not None:
+            turn = self._media(session, msg, media)
+            return await self._finish(
+                msg, session, analysis, turn, degraded, dedupe, started, media
+            )
         # Short texts ("ok", "2") carry no language signal: keep the conversation's.
         language = own_language or session.language or "es"
         if language != analysis.language:
-            analysis = analyze(msg.text, today=today, language=language)
+            again = await self._nlu.analyze(msg.text, today=today, language=language)
+            analysis, degraded = again.analysis, degraded or again.degraded
         session.language = analysis.language
 
         prefetched = PREFETCHED.set(dict(zip(cache_keys, raws, strict=True)) if raws else None)
@@ -183,8 +210,39 @@ class Orchestrator:
             turn = await self._route(session, analysis, msg, now)
         finally:
             PREFETCHED.reset(prefetched)
-        degraded = degraded or turn.degraded
+        return await self._finish(msg, session, analysis, turn, degraded, dedupe, started)
 
+    def _media(self, session: Session, msg: InboundMessage, media: Media) -> Turn:
+        return media_turn(session, media, self._settings.hotel)
+
+    def _tell_staff(self, msg: InboundMessage, reason: str) -> None:
+        # Staff act on it (a receipt to check, a booking to cancel); the key gives each
+        # guest their own cooldown and no label names them.
+        self._alerts.fire(
+            guest_alert_key(f"staff:{reason}", msg.guest_id),
+            alertname=STAFF_ALERTS[reason],
+            severity="warning",
+            summary=f"A guest on {msg.channel} needs staff ({reason})",
+            labels={"reason": reason, "channel": msg.channel, "source": "agent"},
+        )
+
+    async def _finish(
+        self,
+        msg: InboundMessage,
+        session: Session,
+        analysis: Analysis,
+        turn: Turn,
+        degraded: bool,
+        dedupe: Deduplicator | None,
+        started: float,
+        media: Media | None = None,
+    ) -> Reply:
+        """Audit, remember and save the turn; the reply with its audit event ids."""
+        if turn.alert:
+            self._tell_staff(msg, turn.alert)
+        degraded = degraded or turn.degraded
+        language = session.language or analysis.language
+        extra = {"kind": media.kind} if media else {}
         events = [
             new_event(
                 "message",
@@ -194,9 +252,11 @@ class Orchestrator:
                 session_id=session.session_id,
                 payload={
                     "message_id": msg.message_id,
-                    "language": analysis.language,
-                    "confidence": round(analysis.confidence, 3),
+                    "language": language,
+                    "confidence": round(analysis.confidence, 3) if not media else 1.0,
                     "degraded": degraded,
+                    **extra,
+                    **(msg.extra or {}),
                 },
             ),
             *[
@@ -214,17 +274,19 @@ class Orchestrator:
         reply = Reply(
             text=turn.text,
             intent=turn.intent,
-            confidence=analysis.confidence,
-            language=analysis.language,
+            confidence=analysis.confidence if not media else 1.0,
+            language=language,
             degraded=degraded,
             session_id=session.session_id,
             escalated=turn.escalated,
             booking_id=turn.booking_id,
         )
-        session.remember("guest", msg.text, self._settings.sessions.history_max, analysis.intent)
+        guest_intent = f"media:{media.kind}" if media else analysis.intent
+        session.remember("guest", msg.text, self._settings.sessions.history_max, guest_intent)
         session.remember("agent", turn.text, self._settings.sessions.history_max, turn.intent)
         stored: list[tuple[str, bytes, int]] = []
-        if dedupe is not None and dedupe_key and remember:
+        dedupe_key = dedupe.key(msg.channel, msg.message_id) if dedupe and msg.message_id else None
+        if dedupe is not None and dedupe_key:
             entry = dedupe.encode(reply.as_dict(), [e.to_dict() for e in events])
             stored.append((dedupe_key, entry, dedupe.ttl_s))
         # Concurrent: the audit writes (each within its own budget) and the session save.
@@ -242,7 +304,7 @@ class Orchestrator:
             else:
                 reply.audit.append(event.event_id)
         reply.degraded = degraded or lost or not saved
-        if dedupe is not None and msg.message_id and remember:
+        if dedupe is not None and msg.message_id:
             if lost and saved:
                 await dedupe.remember(msg.channel, msg.message_id, reply.as_dict())
             else:
@@ -289,6 +351,12 @@ class Orchestrator:
             return pending
 
         nlp = self._settings.nlp
+        if (
+            session.pending
+            and analysis.intent != "human_agent"
+            and not self._flows.interrupts(analysis, nlp.low_confidence)
+        ):
+            return await self._keep_step(session, analysis, msg)
         if analysis.intent == "unknown" or analysis.confidence < nlp.low_confidence:
             session.clarifications += 1
             if session.clarifications > nlp.max_clarifications:
@@ -315,6 +383,20 @@ class Orchestrator:
                 return Turn(text, intent="human_agent")
             return self._escalate(session, msg, lang, "guest_asked_for_staff", "human_agent")
         return await self._flows.answer(session, analysis, msg)
+
+    async def _keep_step(self, session: Session, analysis: Analysis, msg: InboundMessage) -> Turn:
+        """A message that neither answers the step in progress nor starts a new task: a
+        question is answered and the step asked again, anything else re-asks the step."""
+        lang = analysis.language
+        confident = analysis.confidence >= self._settings.nlp.low_confidence
+        if analysis.intent in STATIC_INTENTS and confident:
+            step = session.pending
+            turn = await self._flows.answer(session, analysis, msg)
+            session.pending = step
+            question = (await self._flows.reask(session, lang)).text
+            turn.text = f"{turn.text}\n{render('still_pending', lang, question=question)}"
+            return turn
+        return await self._flows.reask(session, lang)
 
     def _escalate(
         self, session: Session, msg: InboundMessage, lang: str, reason: str, template: str

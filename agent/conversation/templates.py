@@ -68,8 +68,40 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "total {total} {currency}. Shall I confirm? (yes/no)",
     },
     "booking_done": {
-        "es": "¡Listo! Tu reserva {booking_id} está confirmada: {name} del {check_in} al {check_out}.",
-        "en": "Done! Your booking {booking_id} is confirmed: {name} from {check_in} to {check_out}.",
+        "es": "¡Listo! Tu reserva {booking_id} está confirmada: {name} del {check_in} al {check_out}. "
+        "Para garantizarla, enviá por acá una foto del comprobante de la seña.",
+        "en": "Done! Your booking {booking_id} is confirmed: {name} from {check_in} to {check_out}. "
+        "To guarantee it, send a photo of your deposit receipt here.",
+    },
+    "payment_proof_received": {
+        "es": "¡Gracias! Recibimos el comprobante de pago de la reserva {booking_id}. "
+        "Nuestro equipo lo revisa y te confirma en breve.",
+        "en": "Thank you! We received the payment receipt for booking {booking_id}. "
+        "Our team will check it and confirm shortly.",
+    },
+    "image_received": {
+        "es": "¡Gracias por la imagen! No puedo ver fotos, así que contame en un mensaje qué necesitás.",
+        "en": "Thanks for the picture! I can't look at photos, so please tell me in a message what you need.",
+    },
+    "location_received": {
+        "es": "¡Gracias por tu ubicación! Estás a unos {km} km del hotel, en {address}. "
+        "Mapa: https://maps.google.com/?q={lat},{lon}",
+        "en": "Thanks for sharing your location! You're about {km} km from the hotel, at {address}. "
+        "Map: https://maps.google.com/?q={lat},{lon}",
+    },
+    "reaction_received": {
+        "es": "¡Gracias! Si necesitás algo más, escribime.",
+        "en": "Thank you! If you need anything else, just write.",
+    },
+    "voice_please_type": {
+        "es": "No pude escuchar tu mensaje de voz. ¿Me lo podés escribir, por favor?",
+        "en": "I couldn't listen to your voice message. Could you please type it?",
+    },
+    "unsupported_type": {
+        "es": "Por ahora solo puedo leer mensajes de texto, imágenes de comprobantes y ubicaciones. "
+        "¿Me lo escribís?",
+        "en": "For now I can only read text messages, payment receipts and locations. "
+        "Could you type it?",
     },
     "booking_cancelled": {
         "es": "Perfecto, no hice la reserva. ¿Te ayudo con otra cosa?",
@@ -82,6 +114,33 @@ TEMPLATES: dict[str, dict[str, str]] = {
     "ask_room_type": {
         "es": "¿Qué tipo de habitación querés? Tenemos standard, superior, deluxe y suite.",
         "en": "Which room type would you like? We have standard, superior, deluxe and suite.",
+    },
+    "reask_room_type": {
+        "es": "¿Qué habitación preferís para {guests} huéspedes? Tenemos {options}; "
+        "te recomiendo la {cheapest}, la más económica.",
+        "en": "Which room would you like for {guests} guests? We have {options}; "
+        "I'd suggest the {cheapest}, the best value.",
+    },
+    "reask_booking_confirm": {
+        "es": "¿Confirmo la reserva de la {name} del {check_in} al {check_out}, total {total} "
+        "{currency}? Respondé sí o no.",
+        "en": "Shall I confirm the {name} from {check_in} to {check_out}, total {total} "
+        "{currency}? Please answer yes or no.",
+    },
+    "reask_late_checkout_confirm": {
+        "es": "¿Confirmo el late checkout hasta las {late_time} por {fee} {currency}? Respondé sí o no.",
+        "en": "Shall I confirm the late checkout until {late_time} for {fee} {currency}? "
+        "Please answer yes or no.",
+    },
+    "still_pending": {
+        "es": "Sigo con tu reserva: {question}",
+        "en": "Back to your booking: {question}",
+    },
+    "cancellation_requested": {
+        "es": "Le pasé al equipo tu pedido de cancelar la reserva {booking_id}; te confirman en "
+        "breve. Recordá: sin cargo hasta 48 horas antes de la llegada.",
+        "en": "I've passed your request to cancel booking {booking_id} to our team; they'll "
+        "confirm shortly. Remember: free of charge up to 48 hours before arrival.",
     },
     "ask_booking_id": {
         "es": "Para el late checkout necesito tu número de reserva (por ejemplo BK-000123).",

@@ -234,7 +234,9 @@ _RELATIVE: tuple[tuple[re.Pattern[str], int], ...] = tuple(
         (r"\bhoy\b|\btoday\b|\btonight\b|\besta\s+noche\b", 0),
     )
 )
-_IN_DAYS = re.compile(rf"\b(?:en|dentro\s+de|in)\s+(?P<n>{NUM_RE})\s+(?:dias|days)\b")
+_IN_DAYS = re.compile(
+    rf"\b(?:en|dentro\s+de|in)\s+(?P<n>{NUM_RE})\s+(?P<unit>dias|days|semanas|weeks)\b"
+)
 
 
 def _relative(ctx: _Ctx) -> None:
@@ -242,7 +244,8 @@ def _relative(ctx: _Ctx) -> None:
         for m in _scan(ctx, pattern):
             _add(ctx, m, Point("fixed", fixed=shift(ctx.today, offset)))
     for m in _scan(ctx, _IN_DAYS):
-        days = parse_count(m["n"])
+        count = parse_count(m["n"])
+        days = None if count is None else count * (7 if m["unit"][0] in "sw" else 1)
         if days is not None and days <= _MAX_DAYS_AHEAD:
             _add(ctx, m, Point("fixed", fixed=shift(ctx.today, days)))
 
@@ -252,6 +255,8 @@ _NEXT_WEEKEND = re.compile(
     r"|(?:fin\s+de\s+semana|finde)\s+(?:que\s+viene|proximo|siguiente)|next\s+weekend)\b"
 )
 _WEEKEND = re.compile(r"\b(?:fin\s+de\s+semana|finde|weekend)\b")
+# A long weekend (a Monday holiday, as most in Argentina): Friday in, Monday out.
+_LONG_WEEKEND = re.compile(r"\b(?:fin\s+de\s+semana\s+largo|finde\s+largo|long\s+weekend)\b")
 
 
 def _weekend_span(today: date, later: bool) -> tuple[date | None, date | None]:
@@ -265,6 +270,10 @@ def _weekend_span(today: date, later: bool) -> tuple[date | None, date | None]:
 
 
 def _weekends(ctx: _Ctx) -> None:
+    for m in _scan(ctx, _LONG_WEEKEND):
+        start, end = _weekend_span(ctx.today, later=False)
+        monday = shift(end, 1) if end is not None else None
+        _add(ctx, m, Point("fixed", fixed=start), Point("fixed", fixed=monday))
     for pattern, later in ((_NEXT_WEEKEND, True), (_WEEKEND, False)):
         for m in _scan(ctx, pattern):
             start, end = _weekend_span(ctx.today, later)
@@ -358,6 +367,8 @@ _NIGHTS = re.compile(rf"\b(?P<n>{NUM_RE})\s+(?P<unit>noches?|nights?|semanas?|we
 def stay_nights(text: str) -> int | None:
     """Length of stay stated as nights or weeks ("3 noches", "a week"), if any."""
     for m in _NIGHTS.finditer(text):
+        if re.search(r"\b(?:en|dentro\s+de|in)\s+$", text[: m.start()]):
+            continue  # "en dos semanas" says when, not how long
         count = parse_count(m["n"])
         if count is None:
             continue

@@ -20,8 +20,10 @@ from agent.nlp.entities import (
     extract_guest_name,
     extract_guests,
     extract_room_type,
+    extract_room_wish,
     is_urgent,
     read_answer,
+    wants_to_cancel,
 )
 from agent.nlp.intents import (
     ENTITY_BOOSTS,
@@ -111,6 +113,18 @@ def confidence_for(top: float, runner_up: float) -> float:
     return round(min(MAX_CONFIDENCE, base * (1.0 - _RUNNER_UP_PENALTY * ratio * ratio)), 3)
 
 
+def _ranking(
+    scores: dict[str, float], winner: str, confidence: float
+) -> tuple[tuple[str, float], ...]:
+    """Every scored intent with a confidence, the winner first. Another intent gets the
+    confidence it would have with an equal runner-up (never above the winner's)."""
+    others = sorted(
+        ((i, confidence_for(s, s)) for i, s in scores.items() if i != winner),
+        key=lambda kv: (-kv[1], INTENTS.index(kv[0])),
+    )
+    return ((winner, confidence), *others)
+
+
 def _pick(scores: dict[str, float]) -> tuple[str, float]:
     task = {i: s for i, s in scores.items() if i not in SOCIAL}
     group = task or scores
@@ -134,11 +148,14 @@ def analyze(text: str, *, today: date, language: str | None = None) -> Analysis:
         check_out=check_out,
         guests=extract_guests(folded),
         room_type=extract_room_type(tokens),
+        room_wish=extract_room_wish(tokens),
         booking_id=extract_booking_id(folded),
         guest_name=extract_guest_name(text),
         urgent=is_urgent(tokens),
+        wants_cancel=wants_to_cancel(folded),
     )
     answer = read_answer(text, folded, tokens)
+    scores: dict[str, float] = {}
     if answer.bare and answer.polarity is not None:
         intent = "confirm"
         confidence = MIXED_ANSWER_CONFIDENCE if answer.mixed else BARE_ANSWER_CONFIDENCE
@@ -148,13 +165,14 @@ def analyze(text: str, *, today: date, language: str | None = None) -> Analysis:
             for name, value in (
                 ("dates", check_in),
                 ("guests", entities.guests),
-                ("room_type", entities.room_type),
+                ("room_type", entities.room_type or entities.room_wish),
                 ("booking_id", entities.booking_id),
                 ("guest_name", entities.guest_name),
             )
             if value is not None
         )
-        intent, confidence = _pick(score_intents(tokens, present))
+        scores = score_intents(tokens, present)
+        intent, confidence = _pick(scores)
         if intent == "unknown":
             confidence = UNKNOWN_CONFIDENCE if tokens else 0.0
     polarity = answer.polarity
@@ -166,4 +184,5 @@ def analyze(text: str, *, today: date, language: str | None = None) -> Analysis:
         intent=intent,
         confidence=confidence,
         entities=replace(entities, confirm=polarity),
+        ranking=_ranking(scores, intent, confidence),
     )

@@ -12,6 +12,7 @@ from agent.nlp.intents import (
     NO_SYMBOLS,
     ROOM_TYPE_EXCLUSIONS,
     ROOM_TYPES,
+    ROOM_WISHES,
     URGENT_CUES,
     YES_PHRASES,
     YES_SYMBOLS,
@@ -23,7 +24,9 @@ MAX_GUESTS = 30
 
 # --- guests --------------------------------------------------------------------------------
 
-_TOTAL_NOUNS = r"personas?|huespedes|huesped|pax|pasajeros?|people|persons?|guests?|travell?ers?"
+_TOTAL_NOUNS = (
+    r"personas?|huespedes|huesped|pax|pasajeros?|people|persons?|guests?|travell?ers?|ppl"
+)
 _ADULT_NOUNS = r"adultos?|adults?|mayores|grown\s*ups?"
 _CHILD_NOUNS = (
     r"ninos?|ninas?|chicos?|chicas?|hijos?|hijas?|menores|nenes?|nenas?|bebes?|children|"
@@ -55,6 +58,7 @@ _TOTAL_PATTERNS = (
         + _NOT_GUESTS_AFTER
     ),
     re.compile(rf"\b(?P<n>{NUM_RE})\s+of\s+us\b"),
+    re.compile(rf"\b(?:familia|family)\s+(?:de|of)\s+(?P<n>\d{{1,2}}|{_COUNT_WORDS})\b"),
     re.compile(rf"\b(?:para|for)\s+(?P<n>\d{{1,2}}|{_COUNT_WORDS})\b" + _NOT_GUESTS_AFTER),
 )
 _FIXED_GROUPS = (
@@ -62,7 +66,11 @@ _FIXED_GROUPS = (
         re.compile(
             r"\b(?:una\s+pareja|en\s+pareja|a\s+couple(?!\s+of)|matrimonio|"
             r"mi\s+(?:esposa|esposo|mujer|marido|novia|novio|pareja)\s+y\s+yo|"
-            r"my\s+(?:wife|husband|partner|girlfriend|boyfriend)\s+and\s+i)\b"
+            r"(?:con|yo\s+y)\s+mi\s+(?:esposa|esposo|mujer|marido|novia|novio|pareja)|"
+            r"my\s+(?:wife|husband|partner|girlfriend|boyfriend)\s+and\s+(?:i|me)|"
+            r"(?:me\s+and|with)\s+my\s+(?:wife|husband|partner|girlfriend|boyfriend)|"
+            r"(?:me\s+and|with)\s+a\s+(?:friend|colleague|coworker)|"
+            r"(?:con|yo\s+y)\s+(?:un|una)\s+(?:amig[oa]|colega|companer[oa]))\b"
         ),
         2,
     ),
@@ -112,6 +120,31 @@ def extract_room_type(tokens: str) -> str | None:
         if not any(s <= m.start() < e for s, e in blocked)
     ]
     return min(found)[1] if found else None
+
+
+_ROOM_WISH_RES = tuple((re.compile(phrase_regex(p)), wish) for p, wish in ROOM_WISHES)
+
+
+def extract_room_wish(tokens: str) -> str | None:
+    """What the guest calls the room ("doble", "twin", "con vista"), named first."""
+    found = [
+        (m.start(), -len(m[0]), wish) for r, wish in _ROOM_WISH_RES for m in r.finditer(tokens)
+    ]
+    return min(found)[2] if found else None
+
+
+# "quiero cancelar mi reserva" asks for it; "¿se puede cancelar?" asks about the policy.
+_CANCEL_REQUEST = re.compile(
+    r"\b(?:quiero|quisiera|queria|necesito|tengo que|tenemos que|debo|hay que|vamos a|"
+    r"want to|need to|have to|would like to|i'd like to|id like to|please)\s+cancel\w*"
+    r"|\bcancel(?:ar|en|en|a|e|o)?(?:me|la|lo)?\s+(?:mi|la|nuestra|my|our|the)\s+"
+    r"(?:reserva|reservacion|booking|reservation)\b(?!.*\?)"
+)
+
+
+def wants_to_cancel(folded: str) -> bool:
+    """Whether the guest asks to cancel a booking (not how cancelling works)."""
+    return _CANCEL_REQUEST.search(folded) is not None and "?" not in folded
 
 
 def is_urgent(tokens: str) -> bool:

@@ -85,7 +85,8 @@ CUES: dict[str, dict[float, str]] = {
             "checkout mas tarde, salir mas tarde, irme mas tarde, irnos mas tarde, "
             "dejar la habitacion mas tarde, quedarme mas tarde, quedarnos mas tarde, "
             "extender la salida, extender el checkout, later checkout, checkout later, "
-            "extend my checkout, extend checkout, leave later, stay later"
+            "extend my checkout, extend checkout, leave later, stay later, ir mas tarde, "
+            "quedarnos hasta mas tarde, leave late, check out late"
         ),
         MEDIUM: "hasta las 14, until 2pm, until 2 pm",
         WEAK: "hasta las 2",
@@ -285,5 +286,22 @@ ROOM_TYPES: tuple[tuple[str, str], ...] = (
     ("basica", "standard"), ("basic", "standard"), ("economica", "standard"),
     ("economy", "standard"), ("clasica", "standard"), ("classic", "standard"),
 )  # fmt: skip
+# What guests call a room, mapped to a wish the booking flow turns into the PMS room
+# types that fit the party (agent/conversation/rooms.py).
+ROOM_WISHES: tuple[tuple[str, str], ...] = (
+    ("dos camas", "twin"), ("2 camas", "twin"), ("camas separadas", "twin"), ("twin*", "twin"),
+    ("two beds", "twin"), ("2 beds", "twin"), ("separate beds", "twin"),
+    ("matrimonial grande", "king"), ("cama grande", "king"), ("king*", "king"),
+    ("doble", "double"), ("dobles", "double"), ("double", "double"), ("dbl", "double"),
+    ("matrimonial", "double"), ("queen", "double"),
+    ("individual", "single"), ("single", "single"), ("sencilla", "single"),
+    ("triple", "triple"), ("cuadruple", "family"), ("familiar", "family"),
+    ("family room", "family"), ("family", "family"),
+    ("con vista", "view"), ("a view", "view"), ("with view", "view"), ("city view", "view"),
+    ("balcon", "balcony"), ("balcony", "balcony"), ("jacuzzi", "suite"),
+    ("mas barata", "cheapest"), ("mas economica", "cheapest"), ("lo mas barato", "cheapest"),
+    ("cheapest", "cheapest"), ("cheaper one", "cheapest"),
+)  # fmt: skip
+
 # Phrases where a room-type word means something else ("piso superior" is the top floor).
 ROOM_TYPE_EXCLUSIONS = ("piso superior", "planta superior", "parte superior", "nivel superior")

@@ -14,10 +14,12 @@ class Entities:
     check_out: date | None = None
     guests: int | None = None
     room_type: str | None = None  # "standard" | "superior" | "deluxe" | "suite"
+    room_wish: str | None = None  # "double", "twin", "single", "triple", "family", "view", ...
     booking_id: str | None = None  # "BK-000123" or the digits the guest gave
     guest_name: str | None = None
     confirm: bool | None = None  # polarity of a yes/no answer
     urgent: bool = False
+    wants_cancel: bool = False  # asks to cancel a booking (not about the policy)
 
 
 @dataclass(frozen=True)
@@ -29,3 +31,5 @@ class Analysis:
     intent: str
     confidence: float
     entities: Entities = field(default_factory=Entities)
+    # Every intent with evidence, best first, as (intent, confidence).
+    ranking: tuple[tuple[str, float], ...] = ()

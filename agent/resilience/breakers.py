@@ -59,6 +59,7 @@ def make_breaker(
     listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
 ) -> pybreaker.CircuitBreaker:
     """Build a named breaker whose state and transitions are exported as metrics."""
+    metrics.breaker_state.labels(breaker=name).set(0)
     return pybreaker.CircuitBreaker(
         fail_max=settings.fail_max,
         reset_timeout=settings.reset_timeout_s,

@@ -31,7 +31,7 @@ from chaos.pms_simulator.schemas import (
     room_type_out,
 )
 
-PROTECTED_PREFIXES = ("/api/", "/_admin/", "/graph/_sent")
+PROTECTED_PREFIXES = ("/api/", "/_admin/", "/graph/_sent", "/graph/_upload")
 BookingId = Annotated[str, Path(min_length=1, max_length=32)]
 
 

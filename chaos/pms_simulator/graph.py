@@ -1,11 +1,17 @@
-"""A recorder that stands in for the WhatsApp Cloud (Graph) API's send endpoint.
+"""A recorder that stands in for the WhatsApp Cloud (Graph) API's send and media endpoints.
 
 The agent posts its replies here as it would to Meta; tests read them back from
-``GET /graph/_sent``. Errors use Graph's envelope, ``{"error": {"message", "type", "code"}}``.
+``GET /graph/_sent``. Media (voice notes, images) a test uploads with
+``POST /graph/_upload`` (the simulator's X-API-Key, the file as the body, its
+Content-Type kept) are served as Meta serves them: ``GET /graph/{version}/{media_id}``
+answers the media's URL, MIME type, size and SHA-256, and that URL answers the bytes
+(both with the access token, when one is set). Errors use Graph's envelope,
+``{"error": {"message", "type", "code"}}``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
@@ -15,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 MESSAGE_TYPES = frozenset(
     {
@@ -34,6 +40,8 @@ MESSAGE_TYPES = frozenset(
 )
 MAX_BODY_BYTES = 64 * 1024
 MAX_RECORDED = 10_000
+MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's limit for audio
+MAX_MEDIA = 1_000
 _VERSION = re.compile(r"^v\d{1,3}\.\d{1,2}$")
 _PHONE = re.compile(r"^\+?\d{6,20}$")
 
@@ -45,6 +53,22 @@ class Recorder:
         self._lock = threading.Lock()
         self._messages: deque[dict[str, Any]] = deque(maxlen=limit)
         self._next = 1
+        self._media: dict[str, tuple[bytes, str]] = {}
+        self._next_media = 1
+
+    def store_media(self, data: bytes, mime_type: str) -> str:
+        """Keep an uploaded file (the oldest go past ``MAX_MEDIA``); returns its id."""
+        with self._lock:
+            media_id = f"{9_000_000_000_000 + self._next_media}"
+            self._next_media += 1
+            self._media[media_id] = (data, mime_type)
+            while len(self._media) > MAX_MEDIA:
+                self._media.pop(next(iter(self._media)))
+            return media_id
+
+    def media(self, media_id: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            return self._media.get(media_id)
 
     def record(self, version: str, phone_number_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Store one message and return the record, including its ``wamid``."""
@@ -132,6 +156,50 @@ def graph_router(recorder: Recorder, access_token: str | None) -> APIRouter:
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": entry["to"], "wa_id": entry["to"].lstrip("+")}],
                 "messages": [{"id": entry["id"]}],
+            }
+        )
+
+    def authorised(request: Request) -> bool:
+        supplied = request.headers.get("authorization", "").encode()
+        return expected is None or hmac.compare_digest(supplied, expected)
+
+    @router.post("/_upload")
+    async def upload(request: Request) -> JSONResponse:
+        """Keep a media file for the agent to download (a test's voice note)."""
+        data = await request.body()
+        if not data or len(data) > MAX_MEDIA_BYTES:
+            return graph_error(400, f"the file must have 1 to {MAX_MEDIA_BYTES} bytes", 100)
+        mime = request.headers.get("content-type", "application/octet-stream")[:100]
+        return JSONResponse({"id": recorder.store_media(data, mime)})
+
+    @router.get("/_media/{media_id}")
+    async def download(media_id: str, request: Request) -> Response:
+        """The bytes of a media file, at the URL its metadata gives."""
+        if not authorised(request):
+            return graph_error(401, "Invalid OAuth access token.", 190)
+        found = recorder.media(media_id)
+        if found is None:
+            return graph_error(404, "Media not found", 100)
+        return Response(found[0], media_type=found[1])
+
+    @router.get("/{version}/{media_id}")
+    async def media_info(version: str, media_id: str, request: Request) -> JSONResponse:
+        """A media file's metadata and download URL, as Graph answers it."""
+        if not authorised(request):
+            return graph_error(401, "Invalid OAuth access token.", 190)
+        found = recorder.media(media_id) if _VERSION.match(version) else None
+        if found is None:
+            return graph_error(404, f"Unsupported get request. Object with ID '{media_id[:40]}' "
+                               "does not exist", 100)  # fmt: skip
+        data, mime = found
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": str(request.url_for("download", media_id=media_id)),
+                "mime_type": mime,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "file_size": len(data),
+                "id": media_id,
             }
         )
 

@@ -30,6 +30,13 @@ LAB_AGENT_ENV = {
     "AGENT_ALERTS__RETRY__BACKOFF_BASE_S": "0.1",
     "AGENT_ALERTS__TIMEOUT_S": "2",
     "AGENT_DEPENDENCY_CHECK_INTERVAL_S": "1",
+    "AGENT_WHATSAPP__OUTBOX_INTERVAL_S": "0.5",
+    "AGENT_NLP__BREAKER__RESET_TIMEOUT_S": "5",
+    "AGENT_STT__TIMEOUT_S": "3",
+    "AGENT_STT__RETRY__BACKOFF_BASE_S": "0.1",
+    "AGENT_STT__BREAKER__RESET_TIMEOUT_S": "5",
+    "AGENT_WHATSAPP__OUTBOX_RETRY__BACKOFF_BASE_S": "0.5",
+    "AGENT_WHATSAPP__OUTBOX_RETRY__BACKOFF_MAX_S": "4",
 }
 
 
@@ -42,6 +49,11 @@ class Ports(BaseModel):
     proxy_redis: int = 26379
     proxy_postgres: int = 25432
     proxy_pms: int = 28081
+    proxy_graph: int = 28083
+    nlu: int = 5005
+    proxy_nlu: int = 25005
+    stt: int = 8090
+    proxy_stt: int = 28090
     prometheus: int = 9090
     alertmanager: int = 9093
     redis_exporter: int = 9121

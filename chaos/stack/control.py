@@ -54,6 +54,8 @@ COMPOSE_SERVICES = {
     "redis": "redis",
     "postgres": "postgres",
     "pms": "pms-simulator",
+    "nlu": "nlu",
+    "stt": "stt",
     "proxy": "toxiproxy",
     "alert_sink": "alert-sink",
     "alertmanager": "alertmanager",

@@ -24,6 +24,9 @@ UPSTREAM_SERVICE = {
     "redis": ("redis", 6379),
     "postgres": ("postgres", 5432),
     "pms": ("pms-simulator", Ports().pms),
+    "graph": ("pms-simulator", Ports().pms),
+    "nlu": ("nlu", Ports().nlu),
+    "stt": ("stt", Ports().stt),
 }
 
 
@@ -61,6 +64,11 @@ def stack_state() -> dict[str, Any]:
         "postgres": "postgresql://postgres@postgres:5432/hotel",
         "postgres_proxied": f"postgresql://postgres@toxiproxy:{p.proxy_postgres}/hotel",
         "pms_proxied": f"http://toxiproxy:{p.proxy_pms}",
+        "graph_proxied": f"http://toxiproxy:{p.proxy_graph}",
+        "nlu": f"http://nlu:{p.nlu}",
+        "nlu_proxied": f"http://toxiproxy:{p.proxy_nlu}",
+        "stt": f"http://stt:{p.stt}",
+        "stt_proxied": f"http://toxiproxy:{p.proxy_stt}",
         "prometheus": f"http://prometheus:{p.prometheus}",
         "alertmanager": f"http://alertmanager:{p.alertmanager}",
         "redis_exporter": f"http://redis-exporter:{p.redis_exporter}",

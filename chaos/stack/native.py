@@ -45,6 +45,8 @@ ORDER = (
     "postgres",
     "pms",
     "proxy",
+    "nlu",
+    "stt",
     "alert_sink",
     "alertmanager",
     "agent",
@@ -56,7 +58,15 @@ ORDER = (
 
 # The ports each service binds (the proxy also binds one per proxied service).
 SERVICE_PORTS = {name: (name,) for name in ORDER} | {
-    "proxy": ("proxy_api", "proxy_redis", "proxy_postgres", "proxy_pms")
+    "proxy": (
+        "proxy_api",
+        "proxy_redis",
+        "proxy_postgres",
+        "proxy_pms",
+        "proxy_graph",
+        "proxy_nlu",
+        "proxy_stt",
+    )
 }
 # PostgreSQL's fast shutdown (SIGINT) ends its backends; SIGTERM would wait for clients.
 STOP_SIGNALS = {"postgres": signal.SIGINT}
@@ -114,6 +124,8 @@ def _launchers(s: StackSettings, root: Path) -> dict[str, Callable[[], ManagedPr
         "postgres": lambda: postgres_server(postgres_dir(root), p.postgres, h),
         "pms": lambda: services.pms_simulator(s, root / "pms"),
         "proxy": lambda: services.proxy(s, root / "proxy"),
+        "nlu": lambda: services.nlu(s, root / "nlu"),
+        "stt": lambda: services.stt(s, root / "stt"),
         "alert_sink": lambda: services.alert_sink(s, root / "alertmanager"),
         "alertmanager": lambda: services.alertmanager(s, root / "alertmanager"),
         "agent": lambda: services.agent(s, root / "agent"),
@@ -144,7 +156,7 @@ def up(s: StackSettings | None = None, progress: Progress = print) -> StackState
         )
     root = s.state_dir
     root.mkdir(parents=True, exist_ok=True)
-    for sub in ("pms", "proxy", "alertmanager", "agent", "exporters", "prometheus"):
+    for sub in ("pms", "proxy", "nlu", "stt", "alertmanager", "agent", "exporters", "prometheus"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     # A stack started from scratch gets an empty Redis, as before it had persistence;
     # the append-only file only carries keys across kills and restarts of a live stack.
@@ -305,6 +317,8 @@ def _answer_checks(state: StackState) -> dict[str, Callable[[], bool]]:
         "postgres": lambda: pg_ready(h, p.postgres),
         "pms": lambda: services.http_ok(f"{u['pms']}/health"),
         "proxy": lambda: services.http_ok(f"{u['proxy_api']}/version"),
+        "nlu": lambda: services.http_ok(f"{u['nlu']}/health"),
+        "stt": lambda: services.http_ok(f"{u['stt']}/health"),
         "alert_sink": lambda: tcp_open(h, p.alert_sink),
         "alertmanager": lambda: services.http_ok(f"{u['alertmanager']}/-/ready"),
         "agent": lambda: services.http_ok(f"{u['agent']}/health/live"),

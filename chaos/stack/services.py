@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import httpx
 import yaml
 
+from chaos.exceptions import StackError
 from chaos.stack.config import LAB_AGENT_ENV, StackSettings
 from chaos.stack.processes import ManagedProcess, require_binary, sys_python, tcp_open
 
-PROXIES = ("redis", "postgres", "pms")
+PROXIES = ("redis", "postgres", "pms", "graph", "nlu", "stt")
 
 
 def http_ok(url: str, expect: str | None = None) -> bool:
@@ -36,6 +38,12 @@ def stack_urls(s: StackSettings) -> dict[str, str]:
         "postgres": f"postgresql://postgres@{h}:{p.postgres}/hotel",
         "postgres_proxied": f"postgresql://postgres@{h}:{p.proxy_postgres}/hotel",
         "pms_proxied": f"http://{h}:{p.proxy_pms}",
+        # The WhatsApp Graph recorder lives in the PMS simulator, behind a proxy of its own.
+        "graph_proxied": f"http://{h}:{p.proxy_graph}",
+        "nlu": f"http://{h}:{p.nlu}",
+        "nlu_proxied": f"http://{h}:{p.proxy_nlu}",
+        "stt": f"http://{h}:{p.stt}",
+        "stt_proxied": f"http://{h}:{p.proxy_stt}",
         "prometheus": f"http://{h}:{p.prometheus}",
         "alertmanager": f"http://{h}:{p.alertmanager}",
         "redis_exporter": f"http://{h}:{p.redis_exporter}",
@@ -45,12 +53,15 @@ def stack_urls(s: StackSettings) -> dict[str, str]:
 
 
 def proxy_config(s: StackSettings) -> list[dict[str, Any]]:
-    """The three proxies the agent's traffic passes through."""
+    """The proxies the agent's traffic passes through."""
     h, p = s.host, s.ports
     pairs = {
         "redis": (p.proxy_redis, p.redis),
         "postgres": (p.proxy_postgres, p.postgres),
         "pms": (p.proxy_pms, p.pms),
+        "graph": (p.proxy_graph, p.pms),
+        "nlu": (p.proxy_nlu, p.nlu),
+        "stt": (p.proxy_stt, p.stt),
     }
     return [
         {"name": name, "listen": f"{h}:{listen}", "upstream": f"{h}:{upstream}", "enabled": True}
@@ -105,6 +116,26 @@ def pms_simulator(s: StackSettings, folder: Path) -> ManagedProcess:
     )
 
 
+def nlu(s: StackSettings, folder: Path) -> ManagedProcess:
+    """The intent engine as a service (Rasa's /model/parse shape), behind proxy:nlu."""
+    argv = [sys_python(), "-m", "agent.nlp", "--host", s.host, "--port", str(s.ports.nlu)]
+    return ManagedProcess(
+        "nlu", argv, folder / "nlu.log", lambda: http_ok(f"http://{s.host}:{s.ports.nlu}/health")
+    )
+
+
+def stt(s: StackSettings, folder: Path) -> ManagedProcess:
+    """The speech-to-text server (OpenAI's transcription API), behind proxy:stt."""
+    # Said here in one line, rather than in the server's log once the stack times out.
+    require_binary("ffmpeg", "install it with: apt-get install ffmpeg")
+    if importlib.util.find_spec("pocketsphinx") is None:
+        raise StackError("pocketsphinx not found: pip install 'hotel-chaos-lab[harness]'")
+    argv = [sys_python(), "-m", "chaos.stt", "--host", s.host, "--port", str(s.ports.stt)]
+    return ManagedProcess(
+        "stt", argv, folder / "stt.log", lambda: http_ok(f"http://{s.host}:{s.ports.stt}/health")
+    )
+
+
 def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
     """The agent's environment: every dependency reached through the proxy."""
     urls = stack_urls(s)
@@ -123,7 +154,9 @@ def agent_env(s: StackSettings, folder: Path) -> dict[str, str]:
             "AGENT_AUDIT__FALLBACK_PATH": str(folder / "audit_fallback.jsonl"),
             "AGENT_WHATSAPP__APP_SECRET": s.whatsapp_secret,
             "AGENT_WHATSAPP__VERIFY_TOKEN": s.whatsapp_secret,
-            "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['pms']}/graph",
+            "AGENT_WHATSAPP__GRAPH_BASE_URL": f"{urls['graph_proxied']}/graph",
+            "AGENT_NLP__URL": urls["nlu_proxied"],
+            "AGENT_STT__URL": urls["stt_proxied"],
         }
     )
     env.update(s.agent_env)

@@ -140,8 +140,8 @@ def test_signed_whatsapp_message_is_answered_once_through_the_graph_api(stack: S
     with httpx.Client(base_url=stack.url("agent"), timeout=20) as client:
         first = client.post("/webhooks/whatsapp", content=body, headers=headers)
         again = client.post("/webhooks/whatsapp", content=body, headers=headers)
-    assert first.json() == {"status": "ok", "processed": 1, "duplicates": 0}
-    assert again.json() == {"status": "ok", "processed": 0, "duplicates": 1}
+    assert first.json() == {"status": "ok", "processed": 1, "duplicates": 0, "statuses": 0}
+    assert again.json() == {"status": "ok", "processed": 0, "duplicates": 1, "statuses": 0}
     sent = httpx.get(
         f"{stack.url('pms')}/graph/_sent", params={"to": sender}, headers=PMS_KEY, timeout=5
     ).json()
@@ -153,7 +153,13 @@ def test_signed_whatsapp_message_is_answered_once_through_the_graph_api(stack: S
 def test_readiness_reports_each_dependency(stack: StackState) -> None:
     with ToxiproxyClient(stack.url("proxy_api")) as proxy:
         ready = httpx.get(f"{stack.url('agent')}/health/ready", timeout=5).json()
-        assert ready["checks"] == {"redis": "up", "postgres": "up", "pms": "up"}
+        assert ready["checks"] == {
+            "redis": "up",
+            "postgres": "up",
+            "pms": "up",
+            "nlu": "up",
+            "stt": "up",
+        }
         with inject(proxy, Fault("pms", "down")):
             degraded = httpx.get(f"{stack.url('agent')}/health/ready", timeout=10).json()
     assert degraded["status"] == "degraded" and degraded["checks"]["pms"] == "down"

@@ -117,6 +117,8 @@ def test_resilience_dashboard_covers_breakers_retries_fallback_and_stale_cache()
         "audit_fallback_writes_total",
         "audit_fallback_pending",
         "pms_cache_stale_served_total",
+        "stt_requests_total",
+        "stt_latency_seconds_bucket",
     } <= used
     names = {a["name"] for a in dashboard["annotations"]["list"]}
     assert "Breaker opened" in names

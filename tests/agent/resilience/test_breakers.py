@@ -143,6 +143,13 @@ async def test_excluded_errors_do_not_count() -> None:
 
 def test_every_breaker_gauge_starts_closed() -> None:
     metrics = AgentMetrics()
-    for name in ("pms", "audit", "nlp"):
+    for name in ("pms", "audit"):
         assert metrics.registry.get_sample_value("circuit_breaker_state", {"breaker": name}) == 0
     assert metrics.registry.get_sample_value("audit_circuit_breaker_state") == 0
+
+
+def test_a_breaker_is_exported_only_once_it_exists() -> None:
+    metrics = AgentMetrics()
+    assert metrics.registry.get_sample_value("circuit_breaker_state", {"breaker": "nlp"}) is None
+    make_breaker("nlp", BreakerSettings(), metrics)
+    assert metrics.registry.get_sample_value("circuit_breaker_state", {"breaker": "nlp"}) == 0

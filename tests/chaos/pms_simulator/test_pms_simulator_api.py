@@ -23,6 +23,7 @@ PROTECTED = [
     ("POST", "/api/v1/bookings/BK-000001/late-checkout"),
     ("POST", "/_admin/reset"),
     ("GET", "/graph/_sent"),
+    ("POST", "/graph/_upload"),
 ]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from agent.settings import WhatsAppSettings
+from agent.whatsapp import GraphClient
 from chaos.pms_simulator import create_app
 
 API_KEY = "sim-test-key"
@@ -125,3 +128,52 @@ async def test_reset_clears_recorded_messages(graph: httpx.AsyncClient) -> None:
     assert (await graph.get("/graph/_sent")).json()["messages"] == []
     again = await graph.post(URL, json=text_message())
     assert again.json()["messages"][0]["id"] == "wamid.SIM000000000001"
+
+
+async def test_uploaded_media_is_served_as_graph_serves_it(graph: httpx.AsyncClient) -> None:
+    note = b"OggS voice note bytes"
+    up = await graph.post("/graph/_upload", content=note, headers={"content-type": "audio/ogg"})
+    media_id = up.json()["id"]
+    info = (await graph.get(f"/graph/v18.0/{media_id}")).json()
+    assert info == {
+        "messaging_product": "whatsapp",
+        "url": f"http://sim.test/graph/_media/{media_id}",
+        "mime_type": "audio/ogg",
+        "sha256": hashlib.sha256(note).hexdigest(),
+        "file_size": len(note),
+        "id": media_id,
+    }
+    assert (await graph.get(info["url"])).content == note
+    for path in (f"/graph/v18.0/{media_id}", info["url"]):
+        denied = await graph.get(path, headers={"Authorization": "Bearer wrong"})
+        assert denied.status_code == 401 and denied.json()["error"]["code"] == 190
+    missing = await graph.get("/graph/v18.0/404404")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == 100
+    assert (await graph.post("/graph/_upload", content=b"")).status_code == 400
+
+
+async def test_the_agent_downloads_media_through_the_graph_client() -> None:
+    app = create_app(API_KEY, whatsapp_token=TOKEN)
+    transport = httpx.ASGITransport(app=app)
+    settings = WhatsAppSettings(
+        graph_base_url="http://sim.test/graph",
+        access_token=TOKEN,  # type: ignore[arg-type]  # pydantic turns it into a SecretStr
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim.test") as sim:
+        up = await sim.post(
+            "/graph/_upload",
+            content=b"OggS",
+            headers={"X-API-Key": API_KEY, "content-type": "audio/ogg; codecs=opus"},
+        )
+    client = GraphClient(settings, transport=transport)
+    try:
+        assert await client.download_media(up.json()["id"], 1024) == (
+            b"OggS",
+            "audio/ogg; codecs=opus",
+        )
+        with pytest.raises(ValueError, match="over the limit"):
+            await client.download_media(up.json()["id"], 2)
+        with pytest.raises(httpx.HTTPStatusError):
+            await client.download_media("404404", 1024)
+    finally:
+        await client.aclose()

@@ -60,6 +60,8 @@ def test_up_status_down_round_trip(stack_env: dict[str, str]) -> None:
             "redis",
             "postgres",
             "pms",
+            "nlu",
+            "stt",
             "proxy",
             "alert_sink",
             "alertmanager",
@@ -81,7 +83,7 @@ def test_up_status_down_round_trip(stack_env: dict[str, str]) -> None:
         assert "redis_up 1" in httpx.get(f"{urls['redis_exporter']}/metrics", timeout=5).text
         assert "pg_up 1" in httpx.get(f"{urls['postgres_exporter']}/metrics", timeout=5).text
         proxies = httpx.get(f"{urls['proxy_api']}/proxies", timeout=5).json()
-        assert set(proxies) == {"redis", "postgres", "pms"}
+        assert set(proxies) == {"redis", "postgres", "pms", "graph", "nlu", "stt"}
 
         deadline = time.monotonic() + 30
         agent_up = False

@@ -1,0 +1,3 @@
+from agent.nlp.service import main
+
+main()

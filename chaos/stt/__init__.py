@@ -1,0 +1,1 @@
+"""A speech-to-text server for the lab with the OpenAI audio transcription API."""

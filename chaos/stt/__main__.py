@@ -1,0 +1,3 @@
+from chaos.stt.server import main
+
+main()

@@ -1,0 +1,137 @@
+"""Held-out guest messages with their intent, for measuring intent accuracy.
+
+Written for issue 17 as guests write (no accents, typos, slang, two questions at once)
+and used by no engine test and no rule: only ``test_nlu_accuracy.py`` reads them, to
+print the accuracy of the in-process engine and of the NLU service over HTTP.
+"""
+
+from __future__ import annotations
+
+HELD_OUT: tuple[tuple[str, str], ...] = (
+    # greeting / goodbye / thanks
+    ("buenas buenas", "greeting"),
+    ("Hola, qué tal?", "greeting"),
+    ("hey there", "greeting"),
+    ("Good evening!", "greeting"),
+    ("listo eso era todo, chau!", "goodbye"),
+    ("ok bye bye", "goodbye"),
+    ("nos vemos pronto", "goodbye"),
+    ("see you soon then", "goodbye"),
+    ("muchisimas gracias!!", "thanks"),
+    ("genial, gracias por la ayuda", "thanks"),
+    ("thanks a lot", "thanks"),
+    ("thank u so much", "thanks"),
+    # availability
+    ("tienen lugar para el 14 de julio?", "availability"),
+    ("hay habitaciones libres para el finde?", "availability"),
+    ("quedan habitaciones para semana santa? somos 4", "availability"),
+    ("tenes disponible del 3 al 6 de agosto?", "availability"),
+    ("any availability for 2 adults on june 4th?", "availability"),
+    ("do you have rooms free next weekend", "availability"),
+    ("Is there any vacancy for the 20th?", "availability"),
+    ("do u have a room for tonight", "availability"),
+    ("hay cupo para 3 personas del 10 al 12?", "availability"),
+    ("looking for availability from aug 1 to aug 5", "availability"),
+    # room_options
+    ("que tipos de habitacion tienen?", "room_options"),
+    ("como son las habitaciones? tienen fotos?", "room_options"),
+    ("que categorias de cuartos hay", "room_options"),
+    ("what kinds of rooms do you offer?", "room_options"),
+    ("can you send pictures of the rooms", "room_options"),
+    ("what room types are there", "room_options"),
+    # reservation
+    ("quiero reservar para el 5 de septiembre", "reservation"),
+    ("me gustaria hacer una reserva para dos", "reservation"),
+    ("reservame la suite porfa", "reservation"),
+    ("queremos reservar 2 noches en octubre", "reservation"),
+    ("I want to book a room for next friday", "reservation"),
+    ("can you book me in for 3 nights from may 2", "reservation"),
+    ("I'd like to make a reservation please", "reservation"),
+    ("book the deluxe for us", "reservation"),
+    ("hago la reserva a nombre de Carla Gomez", "reservation"),
+    ("please reserve a double for june 10-12", "reservation"),
+    # late_checkout
+    ("puedo hacer late checkout?", "late_checkout"),
+    ("se puede salir mas tarde el domingo?", "late_checkout"),
+    ("necesitamos dejar la habitacion mas tarde, el vuelo sale a la noche", "late_checkout"),
+    ("hay salida tardia? reserva BK-000231", "late_checkout"),
+    ("can I get a late checkout tomorrow?", "late_checkout"),
+    ("is it possible to check out later on sunday", "late_checkout"),
+    ("we'd like to stay later on our last day, flight is at 8pm", "late_checkout"),
+    ("late check out possible for booking 000417?", "late_checkout"),
+    # location
+    ("donde queda el hotel?", "location"),
+    ("me pasas la direccion?", "location"),
+    ("como llego desde ezeiza?", "location"),
+    ("estan cerca del obelisco?", "location"),
+    ("what's the address?", "location"),
+    ("how do i get there from the airport", "location"),
+    ("where exactly are you located", "location"),
+    ("send me the location pls", "location"),
+    # checkin_info
+    ("a que hora es el check in?", "checkin_info"),
+    ("desde que hora se puede ingresar?", "checkin_info"),
+    ("llegamos temprano tipo 9am, podemos entrar?", "checkin_info"),
+    ("what time is check-in", "checkin_info"),
+    ("can we arrive early in the morning?", "checkin_info"),
+    ("we land late at night, is late arrival ok?", "checkin_info"),
+    # checkout_info
+    ("a que hora hay que hacer el checkout?", "checkout_info"),
+    ("hasta que hora hay que dejar la habitacion?", "checkout_info"),
+    ("what time is checkout", "checkout_info"),
+    ("when do we have to checkout?", "checkout_info"),
+    # cancellation_policy
+    ("cual es la politica de cancelacion?", "cancellation_policy"),
+    ("si cancelo me devuelven la plata?", "cancellation_policy"),
+    ("se puede cancelar sin cargo?", "cancellation_policy"),
+    ("what's your cancellation policy", "cancellation_policy"),
+    ("is the booking refundable?", "cancellation_policy"),
+    ("can I cancel for free?", "cancellation_policy"),
+    # amenities
+    ("tienen pileta?", "amenities"),
+    ("hay wifi en las habitaciones?", "amenities"),
+    ("aceptan mascotas? tengo un perrito", "amenities"),
+    ("tienen estacionamiento?", "amenities"),
+    ("is there a gym", "amenities"),
+    ("do you have a pool?", "amenities"),
+    ("are pets allowed", "amenities"),
+    ("is there parking at the hotel", "amenities"),
+    # services
+    ("tienen room service?", "services"),
+    ("el desayuno esta incluido?", "services"),
+    ("hacen traslado al aeropuerto?", "services"),
+    ("tienen lavanderia?", "services"),
+    ("do you offer airport transfer?", "services"),
+    ("is breakfast included", "services"),
+    ("do you have laundry service", "services"),
+    # prices
+    ("cuanto sale la noche?", "prices"),
+    ("que precio tiene la habitacion doble?", "prices"),
+    ("cuanto cuesta por noche una suite", "prices"),
+    ("how much is a night?", "prices"),
+    ("what are your rates", "prices"),
+    ("how much does the deluxe cost", "prices"),
+    # business_hours
+    ("a que hora atiende la recepcion?", "business_hours"),
+    ("cual es el horario de atencion?", "business_hours"),
+    ("what are your opening hours", "business_hours"),
+    ("when is the front desk open?", "business_hours"),
+    # human_agent
+    ("quiero hablar con una persona", "human_agent"),
+    ("me comunican con recepcion?", "human_agent"),
+    ("sos un bot? necesito alguien real", "human_agent"),
+    ("tengo un reclamo con mi habitacion", "human_agent"),
+    ("I need to speak to a human", "human_agent"),
+    ("can a real person call me", "human_agent"),
+    ("i want to talk to the manager", "human_agent"),
+    ("this is a complaint about the noise", "human_agent"),
+    # confirm
+    ("si dale", "confirm"),
+    ("sí, confirmo", "confirm"),
+    ("no gracias", "confirm"),
+    ("ok perfecto", "confirm"),
+    ("yes please", "confirm"),
+    ("yep sounds good", "confirm"),
+    ("nope", "confirm"),
+    ("👍", "confirm"),
+)
