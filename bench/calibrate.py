@@ -77,7 +77,10 @@ def one_run(state: StackState, spec: dict[str, Any], null: bool) -> dict[str, An
             journal = run_experiment(exp, fake, progress=lambda _: None)
     else:
         journal = run_experiment(exp, state, progress=lambda _: None)
-    claim = next(v for v in journal.verdicts if "rises by <=" in v.expectation)
+    claims = [v for v in journal.verdicts if "rises by <=" in v.expectation]
+    if not claims:
+        raise SystemExit(f"calibration run {journal.status} without a verdict: {journal.error}")
+    claim = claims[0]
     return {
         "class": claim.observed.get("class"),
         "n_a": claim.observed.get("n_a"),

@@ -4,11 +4,16 @@ pybreaker has no working asyncio support, so an awaited call is guarded with
 ``with breaker.calling():``. Timeouts belong inside the guard so that a slow dependency
 counts as a failure. Cancellation is a BaseException and pybreaker counts it as a
 failure too; the agent only cancels guarded calls on shutdown, where that is harmless.
+
+pybreaker's half-open state lets every concurrent caller through, and each caller settles
+the state it started in: a late success closes a breaker that another trial has just
+re-opened. ``guarded`` therefore admits one trial call at a time.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -71,9 +76,24 @@ def make_breaker(
     )
 
 
+_trials: weakref.WeakSet[pybreaker.CircuitBreaker] = weakref.WeakSet()
+
+
 async def guarded(
     breaker: pybreaker.CircuitBreaker, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
 ) -> T:
-    """Await ``fn`` under ``breaker``; raises ``BreakerOpen`` without calling it when open."""
-    with breaker.calling():
-        return await fn(*args, **kwargs)
+    """Await ``fn`` under ``breaker``; raises ``BreakerOpen`` without calling it when open,
+    or while the one trial call of a half-open breaker is in flight."""
+    if breaker in _trials:
+        raise BreakerOpen("a trial call is in flight")
+    # Nothing is awaited between this check and calling(), which half-opens an open
+    # breaker whose timeout has passed: the caller that sees it not closed is the trial.
+    trial = breaker.current_state != pybreaker.STATE_CLOSED
+    if trial:
+        _trials.add(breaker)
+    try:
+        with breaker.calling():
+            return await fn(*args, **kwargs)
+    finally:
+        if trial:
+            _trials.discard(breaker)

@@ -24,14 +24,6 @@ from chaos.stack.config import Ports, StackSettings
 from chaos.stack.processes import free_port
 from chaos.stack.state import StackState
 
-# State file URL name -> the Ports field it was built from (chaos.stack.services.stack_urls).
-URL_PORTS = {
-    "agent": "agent", "pms": "pms", "proxy_api": "proxy_api", "redis": "redis",
-    "postgres": "postgres", "redis_proxied": "proxy_redis", "postgres_proxied": "proxy_postgres",
-    "pms_proxied": "proxy_pms", "prometheus": "prometheus", "alertmanager": "alertmanager",
-    "redis_exporter": "redis_exporter", "postgres_exporter": "postgres_exporter",
-    "alert_sink": "alert_sink",
-}  # fmt: skip
 FALLBACK_ENV = "AGENT_AUDIT__FALLBACK_PATH"
 
 
@@ -40,9 +32,11 @@ def settings_for(
 ) -> StackSettings:
     """Stack settings that point at the running stack's servers, with our own agent port."""
     ports: dict[str, int] = {}
-    for name, field in URL_PORTS.items():
-        port = urlsplit(state.urls[name]).port if name in state.urls else None
-        if port:
+    for name, url in state.urls.items():
+        # chaos.stack.services.stack_urls names a port NAME and its proxy NAME_proxied.
+        field = f"proxy_{name.removesuffix('_proxied')}" if name.endswith("_proxied") else name
+        port = urlsplit(url).port
+        if field in Ports.model_fields and port:
             ports[field] = port
     missing = [
         n for n in ("redis_proxied", "postgres_proxied", "pms_proxied") if n not in state.urls

@@ -25,6 +25,8 @@ from chaos.lab.errors import LabError
 from chaos.lab.load import Traffic, locust_args
 from chaos.lab.runs import Run, with_overrides
 from chaos.metrics import Scrape, Timeline, parse_labels
+from chaos.stack.config import Ports, StackSettings
+from chaos.stack.services import stack_urls
 from chaos.stack.state import StackState
 from chaos.traffic import Sample
 
@@ -243,6 +245,14 @@ def test_throwaway_agent_settings_reuse_the_stack_ports(tmp_path: Path) -> None:
     assert s.agent_env == {"AGENT_PMS__CACHE_AVAILABILITY_TTL_S": "3"}
     with pytest.raises(LabError, match="redis_proxied"):
         settings_for(StackState(urls={"agent": "http://127.0.0.1:1"}), tmp_path, 2, {})
+
+
+def test_throwaway_agent_settings_keep_every_port_of_the_stack(tmp_path: Path) -> None:
+    """Every address the stack exposes, proxies of later services (nlu, stt) included."""
+    ports = Ports(**{name: 30000 + i for i, name in enumerate(Ports.model_fields)})
+    urls = stack_urls(StackSettings(state_dir=tmp_path, ports=ports))
+    s = settings_for(StackState(urls=urls), tmp_path, 40000, {})
+    assert s.ports == ports.model_copy(update={"agent": 40000})
 
 
 async def test_a_discarding_fallback_cannot_keep_an_event(tmp_path: Path) -> None:

@@ -95,6 +95,42 @@ async def test_failed_half_open_trial_reopens_for_another_full_timeout() -> None
     assert transitions(metrics, "audit")[("half-open", "open")] == 1
 
 
+async def test_a_half_open_breaker_admits_one_trial_call_at_a_time() -> None:
+    metrics, clock = AgentMetrics(), FakeClock()
+    breaker = make_breaker(
+        "pms", BreakerSettings(fail_max=1, reset_timeout_s=10), metrics, clock=clock
+    )
+    with pytest.raises(ConnectionError):
+        await guarded(breaker, failing)
+    clock.now += 10.5
+    gate, called = asyncio.Event(), []
+
+    async def slow(result: str) -> str:
+        called.append(result)
+        await gate.wait()
+        if result == "fail":
+            raise ConnectionError("dependency down")
+        return result
+
+    # The trial fails late; a second caller that pybreaker alone would let through (and
+    # whose success would close the breaker the trial re-opens) is turned away unasked.
+    trial = asyncio.create_task(guarded(breaker, slow, "fail"))
+    await asyncio.sleep(0)
+    assert breaker.current_state == "half-open"
+    with pytest.raises(BreakerOpen):
+        await guarded(breaker, slow, "ok")
+    gate.set()
+    with pytest.raises(ConnectionError):
+        await trial
+    assert called == ["fail"] and breaker.current_state == "open"
+    clock.now += 10.5
+    assert await guarded(breaker, succeeding) == "ok"
+    assert transitions(metrics, "pms") == {
+        ("closed", "open"): 1, ("open", "half-open"): 2, ("half-open", "open"): 1,
+        ("half-open", "closed"): 1,
+    }  # fmt: skip
+
+
 async def test_concurrent_failures_count_one_transition_to_open() -> None:
     metrics, clock = AgentMetrics(), FakeClock()
     breaker = make_breaker(

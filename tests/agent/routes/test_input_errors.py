@@ -147,6 +147,7 @@ def test_webhook_handshake(client: TestClient) -> None:
 
 def test_metrics_use_route_templates_not_raw_paths(client: TestClient) -> None:
     client.get("/api/v1/nope/12345")
+    client.post("/api/v1/messages", json={"guest_id": "g"})  # a 422, on the route's template
     text = client.get("/metrics").text
     assert 'endpoint="/api/v1/messages"' in text
     assert "12345" not in text and 'endpoint="unmatched"' in text
