@@ -85,6 +85,9 @@ def test_scheduled_faults_are_applied_on_time_recorded_and_always_removed(
         "--only-summary",
     )
     out = done.stdout + done.stderr
+    failures = Path(f"{base}_failures.csv")
+    if failures.exists():
+        out += "\n" + failures.read_text()  # which request failed, and why
     # The scenario's thresholds include error_ratio 0: not one guest request failed.
     assert done.returncode == 0, out[-3000:]
     doc = json.loads(Path(f"{base}_faults.json").read_text())
