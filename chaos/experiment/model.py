@@ -24,7 +24,15 @@ from chaos.processfaults import PROCESS_FAULTS, is_process_fault, recovery_delay
 
 # Expectations judged on guest requests: they need the run's load.
 TRAFFIC_KINDS = frozenset(
-    {"no_5xx", "p95_latency", "latency_shift", "degraded_replies", "no_lost_audit_events"}
+    {
+        "no_5xx",
+        "p95_latency",
+        "latency_shift",
+        "degraded_replies",
+        "no_lost_audit_events",
+        "whatsapp_replies",
+        "please_type_replies",
+    }
 )
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

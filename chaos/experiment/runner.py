@@ -12,8 +12,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any, Protocol
 
+import httpx
 import psycopg
 
 from chaos import __name__ as _pkg
@@ -22,7 +24,13 @@ from chaos.exceptions import ChaosError, ExperimentAborted
 from chaos.experiment.alert_verdicts import judge_alerts
 from chaos.experiment.alerts import AlertCheck
 from chaos.experiment.compare import compare
-from chaos.experiment.expectations import AuditCheck, Evidence, evaluate, first_insert_after
+from chaos.experiment.expectations import (
+    AuditCheck,
+    Evidence,
+    ReplyCheck,
+    evaluate,
+    first_insert_after,
+)
 from chaos.experiment.guardrails import Guard
 from chaos.experiment.model import Experiment
 from chaos.experiment.probes import breakers_closed, run_probe
@@ -38,6 +46,7 @@ from chaos.traffic import OpenLoad, Sample
 
 Progress = Callable[[str], None]
 AUDIT_BATCH = 1000
+PMS_API_KEY = "pms-dev-key"  # the simulator's default, for a stack that recorded none
 
 
 class Traffic(Protocol):
@@ -104,6 +113,56 @@ def _audit_counts(dsn: str, message_ids: list[str], since: float) -> dict[str, i
             ).fetchall()
             counts.update({str(m): int(n) for m, n in rows})
     return counts
+
+
+REPLY_KINDS = ("whatsapp_replies", "please_type_replies")
+
+
+def please_type_texts() -> frozenset[str]:
+    """The replies that ask a guest to type what their voice note said, in each language."""
+    from agent.conversation.templates import TEMPLATES
+
+    return frozenset(TEMPLATES["voice_please_type"].values())
+
+
+def reconcile_replies(
+    graph_url: str, api_key: str, samples: Sequence[Sample], within_s: float = 0.0
+) -> ReplyCheck:
+    """One Graph reply per acknowledged WhatsApp message id? Waits up to ``within_s``.
+
+    Waiting lets the outbox deliver the replies it holds; a guest still owed one when the
+    time is up was never answered. Replies are matched by recipient: each load guest is a
+    phone number of its own run, so another run's replies never count.
+    """
+    owed: dict[str, set[str]] = {}
+    deliveries = 0
+    for s in samples:
+        if s.channel == "whatsapp" and s.acknowledged:
+            owed.setdefault(s.guest_id, set()).add(s.message_id)
+            deliveries += 1
+    messages = sum(len(ids) for ids in owed.values())
+    deadline = time.monotonic() + within_s
+    asking = please_type_texts()
+    while True:
+        try:
+            response = httpx.get(
+                f"{graph_url.rstrip('/')}/graph/_sent", headers={"X-API-Key": api_key}, timeout=5
+            )
+            response.raise_for_status()
+            sent = [m for m in response.json()["messages"] if m["to"] in owed]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            return ReplyCheck(messages, len(owed), 0, {}, {}, 0, deliveries, str(exc) or "unread")
+        got: dict[str, int] = {}
+        for m in sent:
+            got[m["to"]] = got.get(m["to"], 0) + 1
+        short = {g: len(ids) - got.get(g, 0) for g, ids in owed.items() if got.get(g, 0) < len(ids)}
+        if not short or time.monotonic() >= deadline:
+            extra = {g: n - len(owed[g]) for g, n in got.items() if n > len(owed[g])}
+            please = sum(
+                1 for m in sent if m.get("payload", {}).get("text", {}).get("body") in asking
+            )
+            return ReplyCheck(messages, len(owed), len(sent), short, extra, please, deliveries)
+        time.sleep(0.5)
 
 
 class _DuringProbes(threading.Thread):
@@ -366,6 +425,15 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal, memory: dict
         "duplicated": audit.duplicated,
         "error": audit.error,
     }
+    if any(e.kind in REPLY_KINDS for e in exp.expectations):
+        waits = [e.spec.get("within_s", 0.0) for e in exp.expectations if e.kind in REPLY_KINDS]
+        replies = reconcile_replies(
+            state.url("pms"),
+            str(state.settings.get("pms_api_key", PMS_API_KEY)),
+            journal.samples,
+            max(waits),
+        )
+        journal.replies = asdict(replies)
     evidence = Evidence.of(journal)
     journal.verdicts = [evaluate(e, evidence) for e in exp.expectations] + [
         compare(c, evidence) for c in exp.comparisons
