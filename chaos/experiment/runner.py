@@ -482,8 +482,27 @@ def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
         "pms_cache_stale_served_total",
         "pms_cache_hits_total",
         "pms_cache_misses_total",
+        "nlu_fallbacks_total",
+        "whatsapp_duplicates_total",
     ):
         out[metric] = ev.increase(metric)
+    for metric, label, values in (
+        ("stt_requests_total", "outcome", ("ok", "timeout", "error", "breaker_open")),
+        ("whatsapp_outbox_total", "outcome", ("queued", "delivered", "given_up")),
+        ("whatsapp_duplicates_total", "how", ("stored", "concurrent")),
+    ):
+        for value in values:
+            out[f"{metric}{{{label}={value}}}"] = ev.increase(metric, "run", **{label: value})
+    if ev.replies is not None and not ev.replies.error:
+        r = ev.replies
+        out.update(
+            whatsapp_deliveries=r.deliveries,
+            whatsapp_messages=r.messages,
+            whatsapp_replies=r.replies,
+            replies_missing=sum(r.short.values()),
+            replies_duplicated=sum(r.extra.values()),
+            please_type_replies=r.please_type,
+        )
     lags = schedule_lags(journal)
     out["schedule_lag_max_ms"] = round(max(lags) * 1000, 1) if lags else None
     for f in journal.faults:
