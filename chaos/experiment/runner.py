@@ -275,11 +275,26 @@ def _traffic(
         guest_prefix=prefix,
         whatsapp_share=exp.load.whatsapp_share,
         whatsapp_secret=state.whatsapp_secret,
+        voice_share=exp.load.voice_share,
+        voice_notes=_voice_notes(state) if exp.load.voice_share else (),
+        duplicate_share=exp.load.duplicate_share,
+        concurrent_share=exp.load.concurrent_share,
         stays=exp.load.stays,
         skew=exp.load.skew,
         kinds=exp.load.mix,
         lead_days=exp.load.lead_days,
     )
+
+
+def _pms_key(state: StackState) -> str:
+    return str(state.settings.get("pms_api_key", PMS_API_KEY))
+
+
+def _voice_notes(state: StackState) -> tuple[str, ...]:
+    """The load's voice notes in the stack's Graph recorder (synthesised once a process)."""
+    from chaos.stt.voices import upload_notes
+
+    return upload_notes(state.url("pms"), _pms_key(state))
 
 
 def _describe_load(load: Traffic | None) -> dict[str, Any]:
@@ -291,6 +306,9 @@ def _describe_load(load: Traffic | None) -> dict[str, Any]:
             "rate_per_s": load.rate_per_s,
             "guests": load.guests,
             "whatsapp_share": load.whatsapp_share,
+            "voice_share": load.voice_share,
+            "duplicate_share": load.duplicate_share,
+            "concurrent_share": load.concurrent_share,
             "stays": load.stays,
             "skew": load.skew,
             "mix": list(load.kinds) or "default",
@@ -429,7 +447,7 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal, memory: dict
         waits = [e.spec.get("within_s", 0.0) for e in exp.expectations if e.kind in REPLY_KINDS]
         replies = reconcile_replies(
             state.url("pms"),
-            str(state.settings.get("pms_api_key", PMS_API_KEY)),
+            _pms_key(state),
             journal.samples,
             max(waits),
         )
@@ -491,8 +509,8 @@ def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
         ("whatsapp_outbox_total", "outcome", ("queued", "delivered", "given_up")),
         ("whatsapp_duplicates_total", "how", ("stored", "concurrent")),
     ):
-        for value in values:
-            out[f"{metric}{{{label}={value}}}"] = ev.increase(metric, "run", **{label: value})
+        for child in values:
+            out[f"{metric}{{{label}={child}}}"] = ev.increase(metric, "run", **{label: child})
     if ev.replies is not None and not ev.replies.error:
         r = ev.replies
         out.update(
