@@ -8,6 +8,7 @@ about once a second) and the guest load (the open-model driver's own thread, or 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -125,14 +126,12 @@ def please_type_texts() -> frozenset[str]:
     return frozenset(TEMPLATES["voice_please_type"].values())
 
 
-def reconcile_replies(
-    graph_url: str, api_key: str, samples: Sequence[Sample], within_s: float = 0.0
-) -> ReplyCheck:
-    """One Graph reply per acknowledged WhatsApp message id? Waits up to ``within_s``.
+def match_replies(samples: Sequence[Sample], sent: Sequence[dict[str, Any]]) -> ReplyCheck:
+    """The Graph recorder's ``sent`` messages matched with the acknowledged WhatsApp
+    messages: one reply owed per distinct message id, whatever the copies delivered.
 
-    Waiting lets the outbox deliver the replies it holds; a guest still owed one when the
-    time is up was never answered. Replies are matched by recipient: each load guest is a
-    phone number of its own run, so another run's replies never count.
+    Replies are matched by recipient: each load guest is a phone number of its own run,
+    so another run's replies never count.
     """
     owed: dict[str, set[str]] = {}
     deliveries = 0
@@ -140,28 +139,42 @@ def reconcile_replies(
         if s.channel == "whatsapp" and s.acknowledged:
             owed.setdefault(s.guest_id, set()).add(s.message_id)
             deliveries += 1
-    messages = sum(len(ids) for ids in owed.values())
-    deadline = time.monotonic() + within_s
+    got: dict[str, int] = {}
+    ours = [m for m in sent if m.get("to") in owed]
+    for m in ours:
+        got[m["to"]] = got.get(m["to"], 0) + 1
     asking = please_type_texts()
+    return ReplyCheck(
+        messages=sum(len(ids) for ids in owed.values()),
+        guests=len(owed),
+        replies=len(ours),
+        short={g: len(ids) - got.get(g, 0) for g, ids in owed.items() if got.get(g, 0) < len(ids)},
+        extra={g: n - len(owed[g]) for g, n in got.items() if n > len(owed[g])},
+        please_type=sum(
+            1 for m in ours if m.get("payload", {}).get("text", {}).get("body") in asking
+        ),
+        deliveries=deliveries,
+    )
+
+
+def reconcile_replies(
+    graph_url: str, api_key: str, samples: Sequence[Sample], within_s: float = 0.0
+) -> ReplyCheck:
+    """One Graph reply per acknowledged WhatsApp message id? Waits up to ``within_s``,
+    so the outbox can deliver what it holds; a guest still owed a reply then never got it."""
+    deadline = time.monotonic() + within_s
     while True:
         try:
             response = httpx.get(
                 f"{graph_url.rstrip('/')}/graph/_sent", headers={"X-API-Key": api_key}, timeout=5
             )
             response.raise_for_status()
-            sent = [m for m in response.json()["messages"] if m["to"] in owed]
+            check = match_replies(samples, response.json()["messages"])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            return ReplyCheck(messages, len(owed), 0, {}, {}, 0, deliveries, str(exc) or "unread")
-        got: dict[str, int] = {}
-        for m in sent:
-            got[m["to"]] = got.get(m["to"], 0) + 1
-        short = {g: len(ids) - got.get(g, 0) for g, ids in owed.items() if got.get(g, 0) < len(ids)}
-        if not short or time.monotonic() >= deadline:
-            extra = {g: n - len(owed[g]) for g, n in got.items() if n > len(owed[g])}
-            please = sum(
-                1 for m in sent if m.get("payload", {}).get("text", {}).get("body") in asking
-            )
-            return ReplyCheck(messages, len(owed), len(sent), short, extra, please, deliveries)
+            unread = match_replies(samples, [])
+            return dataclasses.replace(unread, replies=0, short={}, error=str(exc) or "unread")
+        if not check.short or time.monotonic() >= deadline:
+            return check
         time.sleep(0.5)
 
 
