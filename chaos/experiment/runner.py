@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import Any, Protocol
 
 import httpx
@@ -464,7 +463,7 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal, memory: dict
             journal.samples,
             max(waits),
         )
-        journal.replies = asdict(replies)
+        journal.replies = dataclasses.asdict(replies)
     evidence = Evidence.of(journal)
     journal.verdicts = [evaluate(e, evidence) for e in exp.expectations] + [
         compare(c, evidence) for c in exp.comparisons
