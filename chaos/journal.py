@@ -124,6 +124,8 @@ class Journal:
     samples: list[Sample] = field(default_factory=list)
     timeline: Timeline = field(default_factory=Timeline)
     audit: dict[str, Any] | None = None
+    # WhatsApp replies in the Graph recorder reconciled with the messages (ReplyCheck).
+    replies: dict[str, Any] | None = None
     abort: dict[str, Any] | None = None  # the guardrail that stopped the run, if one did
     figures: dict[str, Any] = field(default_factory=dict)
     generator: str = "chaos"
@@ -196,6 +198,7 @@ class Journal:
             },
             "timeline": self.timeline.to_dict(),
             "audit": self.audit,
+            "replies": self.replies,
             "abort": self.abort,
             "figures": self.figures,
             "alerts": self.alerts,
@@ -235,6 +238,7 @@ class Journal:
                 samples=samples,
                 timeline=Timeline.from_dict(data.get("timeline") or {}),
                 audit=data.get("audit"),
+                replies=data.get("replies"),
                 abort=data.get("abort"),
                 figures=dict(data.get("figures") or {}),
                 generator=str(data.get("generator", "chaos")),

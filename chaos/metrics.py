@@ -401,6 +401,14 @@ WATCHED = frozenset(
         "orchestrator_messages_total",
         "dependency_up",
         "http_requests_total",
+        "nlu_requests_total",
+        "nlu_fallbacks_total",
+        "stt_requests_total",
+        "whatsapp_messages_total",
+        "whatsapp_duplicates_total",
+        "whatsapp_sends_total",
+        "whatsapp_outbox_total",
+        "whatsapp_outbox_pending",
     }
 )
 

@@ -34,6 +34,9 @@ from chaos.load.stays import StayPicker, stay_windows
 
 MESSAGES = "/api/v1/messages"
 WEBHOOK = "/webhooks/whatsapp"
+VOICE_MIME = "audio/ogg; codecs=opus"
+# Meta redelivers a message it thinks was not taken about a second later (a stored copy).
+REDELIVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,15 @@ class Sample:
 COLUMNS = tuple(f.name for f in fields(Sample))
 
 
-def whatsapp_payload(sender: str, name: str, text: str, message_id: str) -> dict[str, Any]:
-    """One inbound text message in the WhatsApp Cloud API webhook shape."""
+def whatsapp_payload(
+    sender: str, name: str, text: str, message_id: str, media_id: str = ""
+) -> dict[str, Any]:
+    """One inbound message in the WhatsApp Cloud API webhook shape: text, or a voice note
+    (``media_id``: the Graph media id of its audio)."""
+    kind = "audio" if media_id else "text"
+    body: dict[str, Any] = {"body": text}
+    if media_id:
+        body = {"id": media_id, "mime_type": VOICE_MIME, "voice": True}
     return {
         "object": "whatsapp_business_account",
         "entry": [{"id": "lab-waba", "changes": [{"field": "messages", "value": {
@@ -99,8 +109,8 @@ def whatsapp_payload(sender: str, name: str, text: str, message_id: str) -> dict
             "metadata": {"display_phone_number": "5491155550100", "phone_number_id": "lab"},
             "contacts": [{"wa_id": sender, "profile": {"name": name}}],
             "messages": [{"id": message_id, "from": sender,
-                          "timestamp": str(int(time.time())), "type": "text",
-                          "text": {"body": text}}],
+                          "timestamp": str(int(time.time())), "type": kind,
+                          kind: body}],
         }}]}],
     }  # fmt: skip
 
@@ -122,6 +132,10 @@ class Message:
     text: str
     label: str
     message_id: str
+    media_id: str = ""  # a voice note's audio in the Graph recorder
+    # When each copy is delivered, in seconds after the first: (0.0,) is one delivery,
+    # (0.0, 0.0) a concurrent pair, (0.0, REDELIVERY_S) a copy Meta sends again later.
+    copies: tuple[float, ...] = (0.0,)
 
 
 class GuestMix:
@@ -169,7 +183,12 @@ class OpenLoad:
 
     ``whatsapp_share`` of the messages go to the signed WhatsApp webhook (needs
     ``whatsapp_secret``), the rest to the message API. API guests are
-    ``{guest_prefix}-{n % guests}``; WhatsApp senders are phone numbers. ``stop`` stops
+    ``{guest_prefix}-{n % guests}``; WhatsApp senders are phone numbers. ``voice_share``
+    of the WhatsApp messages are voice notes, each one of ``voice_notes`` (Graph media
+    ids of uploaded audio, see ``chaos.stt.voices.upload_notes``). ``duplicate_share``
+    of the WhatsApp messages are delivered twice with the same message id, as Meta does:
+    ``concurrent_share`` of those as two copies at the same moment, the rest as a copy
+    ``REDELIVERY_S`` later; each copy is a sample of its own. ``stop`` stops
     scheduling, waits up to ``timeout_s`` for the messages in flight and returns every
     sample. Beyond ``max_in_flight`` concurrent messages a message is recorded as failed
     ("not sent") rather than delayed, so the schedule never bends.
@@ -181,6 +200,10 @@ class OpenLoad:
     guest_prefix: str = "load"
     whatsapp_share: float = 0.0
     whatsapp_secret: str = ""
+    voice_share: float = 0.0
+    voice_notes: tuple[str, ...] = ()
+    duplicate_share: float = 0.0
+    concurrent_share: float = 0.0
     stays: int = 30
     skew: float = 1.1
     kinds: tuple[str, ...] = ()
@@ -205,6 +228,11 @@ class OpenLoad:
             raise ValueError("whatsapp_share must be between 0 and 1")
         if self.whatsapp_share and not self.whatsapp_secret:
             raise ValueError("WhatsApp messages need the app secret to sign them")
+        for share in (self.voice_share, self.duplicate_share, self.concurrent_share):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError("voice, duplicate and concurrent shares must be between 0 and 1")
+        if self.voice_share and not self.voice_notes:
+            raise ValueError("voice notes need uploaded audio (voice_notes: Graph media ids)")
 
     def messages(self) -> Iterator[Message]:
         """The planned messages, in order (the same for the same seed)."""
@@ -221,7 +249,15 @@ class OpenLoad:
             turn = mix.turn(whatsapp)
             if whatsapp:
                 guest = f"549{run:05d}{n % self.guests:04d}"
-                yield Message("whatsapp", guest, turn.text, turn.label, f"wamid.{uuid.uuid4().hex}")
+                wamid, media, label = f"wamid.{uuid.uuid4().hex}", "", turn.label
+                copies: tuple[float, ...] = (0.0,)
+                # Each draw only when its share is set, so older seeds plan the same messages.
+                if self.voice_share and mix.rng.random() < self.voice_share:
+                    media, label = mix.rng.choice(self.voice_notes), "voice"
+                if self.duplicate_share and mix.rng.random() < self.duplicate_share:
+                    concurrent = mix.rng.random() < self.concurrent_share
+                    copies = (0.0, 0.0 if concurrent else REDELIVERY_S)
+                yield Message("whatsapp", guest, turn.text, label, wamid, media, copies)
             else:
                 guest = f"{self.guest_prefix}-{n % self.guests}"
                 yield Message("api", guest, turn.text, turn.label, uuid.uuid4().hex)
@@ -234,12 +270,18 @@ class OpenLoad:
         """Intended send times of the messages still waiting for an answer."""
         return list(self._waiting.values())
 
-    async def _send(self, client: httpx.AsyncClient, msg: Message, intended: float) -> None:
-        self._waiting[msg.message_id] = intended
+    async def _send(
+        self, client: httpx.AsyncClient, msg: Message, intended: float, copy: int = 0
+    ) -> None:
+        delay = msg.copies[copy]
+        if delay:
+            await asyncio.sleep(delay)
+        key = f"{msg.message_id}#{copy}"
+        self._waiting[key] = intended + delay
         try:
-            await self._exchange(client, msg, intended)
+            await self._exchange(client, msg, intended + delay)
         finally:
-            self._waiting.pop(msg.message_id, None)
+            self._waiting.pop(key, None)
 
     async def _exchange(self, client: httpx.AsyncClient, msg: Message, intended: float) -> None:
         sent = self._now()
@@ -249,7 +291,9 @@ class OpenLoad:
                 body = {"guest_id": msg.guest_id, "text": msg.text, "message_id": msg.message_id}
                 response = await client.post(MESSAGES, json=body)
             else:
-                payload = whatsapp_payload(msg.guest_id, "Lab Guest", msg.text, msg.message_id)
+                payload = whatsapp_payload(
+                    msg.guest_id, "Lab Guest", msg.text, msg.message_id, msg.media_id
+                )
                 raw, headers = signed_webhook(self.whatsapp_secret, payload)
                 response = await client.post(WEBHOOK, content=raw, headers=headers)
             status = response.status_code
@@ -314,9 +358,10 @@ class OpenLoad:
                                msg.label, error=f"not sent: {len(in_flight)} in flight")
                     )  # fmt: skip
                     continue
-                task = asyncio.create_task(self._send(client, msg, intended))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
+                for copy in range(len(msg.copies)):
+                    task = asyncio.create_task(self._send(client, msg, intended, copy))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
             if in_flight:
                 await asyncio.wait(in_flight, timeout=self.timeout_s + 1)
 

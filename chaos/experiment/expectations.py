@@ -19,13 +19,13 @@ from typing import Any
 
 from chaos.exceptions import ExperimentError
 from chaos.journal import Journal, Verdict
-from chaos.metrics import Timeline, Transition, quantile
+from chaos.metrics import WATCHED, Timeline, Transition, quantile
 from chaos.traffic import Sample
 
 PHASES = ("before", "during", "after")
 WINDOWS = (*PHASES, "run")
 STATES = ("closed", "open", "half-open")
-BREAKERS = ("pms", "audit")
+BREAKERS = ("pms", "audit", "nlp", "stt")
 # How a PMS call ended (``pms_api_latency_seconds``'s ``outcome`` label); ``error`` is
 # any of the failures, whichever way the network made it fail.
 PMS_FAILURES = ("timeout", "connect_error", "transport_error", "server_error")
@@ -64,6 +64,24 @@ class AuditCheck:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class ReplyCheck:
+    """The Graph recorder's replies reconciled with the acknowledged WhatsApp messages.
+
+    ``short`` and ``extra`` map a guest to how many replies they lacked or got beyond one
+    per distinct message id; ``please_type`` counts replies asking the guest to type.
+    """
+
+    messages: int
+    guests: int
+    replies: int
+    short: dict[str, int]
+    extra: dict[str, int]
+    please_type: int = 0
+    deliveries: int = 0
+    error: str = ""
+
+
 @dataclass
 class Evidence:
     """What a run observed: metric readings, guest requests, the fault window, the audit."""
@@ -77,18 +95,21 @@ class Evidence:
     run_end: float | None = None
     fault_spans: list[tuple[float, float]] = field(default_factory=list)  # each fault
     recovered_at: float | None = None  # when the last process fault's service was back
+    replies: ReplyCheck | None = None  # WhatsApp replies reconciled (None: not read)
 
     @classmethod
     def of(cls, journal: Journal) -> Evidence:
         """What a finished run's verdicts were judged on, read back from its journal."""
         window = journal.fault_window or (journal.started_at, journal.started_at)
         audit = journal.audit
+        replies = journal.replies
         return cls(
             timeline=journal.timeline,
             samples=journal.samples,
             fault_start=window[0],
             fault_end=window[1],
             audit=AuditCheck(**audit) if audit else None,
+            replies=ReplyCheck(**replies) if replies else None,
             run_start=journal.started_at,
             run_end=journal.ended_at,
             fault_spans=[
@@ -193,6 +214,23 @@ def _sequence(value: Any, where: str) -> list[dict[str, Any]]:
             raise _fail(here, "min_s is above within_s")
         steps.append(step)
     return steps
+
+
+def _metric(value: Any, where: str) -> str:
+    counters = sorted(m for m in WATCHED if m.endswith(("_total", "_count")))
+    if value not in counters:
+        # The sampler keeps only the watched families: another name could never be judged.
+        raise _fail(where, f"must be a counter the sampler reads ({', '.join(counters)}), "
+                    f"got {value!r}")  # fmt: skip
+    return str(value)
+
+
+def _labels(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise _fail(where, f"must be a mapping of label names to values, got {value!r}")
+    return dict(value)
 
 
 Check = Callable[[Any, str], Any]
@@ -388,16 +426,21 @@ def breaker_quiet(ev: Evidence, spec: dict[str, Any]) -> Outcome:
     return PASSED, f"{breaker} breaker stayed closed over {n} readings", {"readings": n}
 
 
+# Gauges of work put aside during a fault that must come back to 0 after it.
+PENDING = {"audit_fallback_pending": "audit events", "whatsapp_outbox_pending": "outbox replies"}
+
+
 def fallback_drained(ev: Evidence, spec: dict[str, Any]) -> Outcome:
-    pending = ev.timeline.gauge("audit_fallback_pending")
+    gauge = spec["gauge"]
+    pending = ev.timeline.gauge(gauge)
     after = [(t, v) for t, v in pending if t >= ev.fault_end]
     if not after:
-        return INCONCLUSIVE, "audit_fallback_pending was not read after the fault", {}
+        return INCONCLUSIVE, f"{gauge} was not read after the fault", {}
     peak = max(v for _, v in pending)
     if after[-1][1] != 0:
         return (
             FAILED,
-            f"{after[-1][1]:g} audit events still pending at the end (peak {peak:g})",
+            f"{after[-1][1]:g} {PENDING[gauge]} still pending at the end (peak {peak:g})",
             {"peak": peak},
         )
     last_busy = max((t for t, v in after if v != 0), default=None)
@@ -442,6 +485,59 @@ def no_lost_audit_events(ev: Evidence, spec: dict[str, Any]) -> Outcome:
         f"all {audit.acknowledged} acknowledged message ids in PostgreSQL exactly once",
         observed,
     )
+
+
+def counter(ev: Evidence, spec: dict[str, Any]) -> Outcome:
+    """Any agent counter's increase over a phase, its children chosen by labels."""
+    metric, phase, labels = spec["metric"], spec["phase"], spec.get("labels", {})
+    value = ev.increase(metric, phase, **labels)
+    scope = "".join(f" {k}={v}" for k, v in labels.items())
+    return _range(value, spec, f"{metric}{scope} ({phase})", _no_readings(ev, metric))
+
+
+def _replies(ev: Evidence) -> ReplyCheck | str:
+    replies = ev.replies
+    if replies is None or replies.error:
+        return replies.error if replies else "the Graph recorder was not read"
+    if replies.messages == 0:
+        return "no WhatsApp message was acknowledged, so no reply was owed"
+    return replies
+
+
+def whatsapp_replies(ev: Evidence, spec: dict[str, Any]) -> Outcome:
+    """Every acknowledged WhatsApp message id answered exactly once through Graph."""
+    replies = _replies(ev)
+    if isinstance(replies, str):
+        return INCONCLUSIVE, f"could not reconcile the replies: {replies}", {}
+    observed = {
+        "messages": replies.messages,
+        "deliveries": replies.deliveries,
+        "guests": replies.guests,
+        "replies": replies.replies,
+        "short": dict(list(replies.short.items())[:20]),
+        "extra": dict(list(replies.extra.items())[:20]),
+    }
+    problems = []
+    if replies.short:
+        problems.append(f"{sum(replies.short.values())} never answered")
+    if replies.extra:
+        problems.append(f"{sum(replies.extra.values())} answered twice or more")
+    of = (
+        f"{replies.messages} messages ({replies.deliveries} deliveries) "
+        f"from {replies.guests} guests"
+    )
+    if problems:
+        return FAILED, f"of {of}: " + "; ".join(problems), observed
+    return PASSED, f"{replies.replies} replies for {of}: each answered exactly once", observed
+
+
+def please_type_replies(ev: Evidence, spec: dict[str, Any]) -> Outcome:
+    """How many WhatsApp replies asked the guest to type what their voice note said."""
+    replies = _replies(ev)
+    if isinstance(replies, str):
+        return INCONCLUSIVE, f"could not read the replies: {replies}", {}
+    verdict, detail, observed = _range(float(replies.please_type), spec, "please-type replies", "")
+    return verdict, f"{detail} (of {replies.replies} replies)", observed
 
 
 def no_5xx(ev: Evidence, spec: dict[str, Any]) -> Outcome:
@@ -697,7 +793,29 @@ KINDS: dict[str, Kind] = {
         one_of=("min", "max"),
         proves=lambda spec: float(spec.get("min", 0)) > 0,
     ),
-    "fallback_drained": Kind(judge=fallback_drained, required={"within_s": _number}),
+    "fallback_drained": Kind(
+        judge=fallback_drained,
+        required={"within_s": _number},
+        optional={"gauge": _choice(tuple(PENDING))},
+        defaults={"gauge": "audit_fallback_pending"},
+    ),
+    "counter": Kind(
+        judge=counter,
+        required={"metric": _metric},
+        optional={**_PHASE, **_BOUNDS, "labels": _labels},
+        defaults={"phase": "run"},
+        one_of=("min", "max"),
+        proves=_min_at_least_one,
+    ),
+    "whatsapp_replies": Kind(
+        judge=whatsapp_replies, optional={"within_s": _number}, defaults={"within_s": 15.0}
+    ),
+    "please_type_replies": Kind(
+        judge=please_type_replies,
+        optional={**_BOUNDS},
+        one_of=("min", "max"),
+        proves=_min_at_least_one,
+    ),
     "no_lost_audit_events": Kind(
         judge=no_lost_audit_events, optional={"within_s": _number}, defaults={"within_s": 30.0}
     ),

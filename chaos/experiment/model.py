@@ -24,7 +24,15 @@ from chaos.processfaults import PROCESS_FAULTS, is_process_fault, recovery_delay
 
 # Expectations judged on guest requests: they need the run's load.
 TRAFFIC_KINDS = frozenset(
-    {"no_5xx", "p95_latency", "latency_shift", "degraded_replies", "no_lost_audit_events"}
+    {
+        "no_5xx",
+        "p95_latency",
+        "latency_shift",
+        "degraded_replies",
+        "no_lost_audit_events",
+        "whatsapp_replies",
+        "please_type_replies",
+    }
 )
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -66,6 +74,9 @@ class Load:
     rate_per_s: float = 4.0
     guests: int = 10
     whatsapp_share: float = 0.2
+    voice_share: float = 0.0  # of the WhatsApp messages, voice notes
+    duplicate_share: float = 0.0  # of the WhatsApp messages, delivered twice
+    concurrent_share: float = 0.0  # of the duplicates, the two copies at once
     stays: int = 30
     skew: float = 1.1
     mix: tuple[str, ...] = ()
@@ -104,6 +115,13 @@ def _number(value: Any, where: str, *, minimum: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
         raise _fail(where, f"must be a number >= {minimum:g}, got {value!r}")
     return float(value)
+
+
+def _share(value: Any, where: str) -> float:
+    share = _number(value, where)
+    if share > 1:
+        raise _fail(where, f"must be between 0 and 1, got {share:g}")
+    return share
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -300,6 +318,8 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
                 "rate_per_s",
                 "guests",
                 "whatsapp_share",
+                "voice_share",
+                "duplicates",
                 "stays",
                 "skew",
                 "mix",
@@ -319,6 +339,15 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
         share = _number(ld.get("whatsapp_share", Load.whatsapp_share), "load.whatsapp_share")
         if share > 1:
             raise _fail("load.whatsapp_share", f"must be between 0 and 1, got {share:g}")
+        voice = _share(ld.get("voice_share", 0.0), "load.voice_share")
+        dup = _mapping(ld.get("duplicates", {}), "load.duplicates")
+        _only(dup, {"share", "concurrent"}, "load.duplicates")
+        duplicates = _share(dup.get("share", 0.0), "load.duplicates.share")
+        concurrent = _share(dup.get("concurrent", 0.0), "load.duplicates.concurrent")
+        if (voice or duplicates) and not share:
+            raise _fail(
+                "load", "voice notes and duplicates are WhatsApp messages: set whatsapp_share"
+            )
         locust = ld.get("locust")
         if locust is not None and (not isinstance(locust, str) or not locust):
             raise _fail("load.locust", "must be the name of a Locust scenario")
@@ -328,6 +357,9 @@ def ensure_experiment(data: Any, path: str = "", proxies: set[str] | None = None
             ),
             guests=int(_number(ld.get("guests", Load.guests), "load.guests", minimum=1)),
             whatsapp_share=share,
+            voice_share=voice,
+            duplicate_share=duplicates,
+            concurrent_share=concurrent,
             stays=int(_number(ld.get("stays", Load.stays), "load.stays", minimum=1)),
             skew=_number(ld.get("skew", Load.skew), "load.skew"),
             mix=mix,

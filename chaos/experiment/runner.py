@@ -8,12 +8,14 @@ about once a second) and the guest load (the open-model driver's own thread, or 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import httpx
 import psycopg
 
 from chaos import __name__ as _pkg
@@ -22,7 +24,13 @@ from chaos.exceptions import ChaosError, ExperimentAborted
 from chaos.experiment.alert_verdicts import judge_alerts
 from chaos.experiment.alerts import AlertCheck
 from chaos.experiment.compare import compare
-from chaos.experiment.expectations import AuditCheck, Evidence, evaluate, first_insert_after
+from chaos.experiment.expectations import (
+    AuditCheck,
+    Evidence,
+    ReplyCheck,
+    evaluate,
+    first_insert_after,
+)
 from chaos.experiment.guardrails import Guard
 from chaos.experiment.model import Experiment
 from chaos.experiment.probes import breakers_closed, run_probe
@@ -38,6 +46,7 @@ from chaos.traffic import OpenLoad, Sample
 
 Progress = Callable[[str], None]
 AUDIT_BATCH = 1000
+PMS_API_KEY = "pms-dev-key"  # the simulator's default, for a stack that recorded none
 
 
 class Traffic(Protocol):
@@ -104,6 +113,68 @@ def _audit_counts(dsn: str, message_ids: list[str], since: float) -> dict[str, i
             ).fetchall()
             counts.update({str(m): int(n) for m, n in rows})
     return counts
+
+
+REPLY_KINDS = ("whatsapp_replies", "please_type_replies")
+
+
+def please_type_texts() -> frozenset[str]:
+    """The replies that ask a guest to type what their voice note said, in each language."""
+    from agent.conversation.templates import TEMPLATES
+
+    return frozenset(TEMPLATES["voice_please_type"].values())
+
+
+def match_replies(samples: Sequence[Sample], sent: Sequence[dict[str, Any]]) -> ReplyCheck:
+    """The Graph recorder's ``sent`` messages matched with the acknowledged WhatsApp
+    messages: one reply owed per distinct message id, whatever the copies delivered.
+
+    Replies are matched by recipient: each load guest is a phone number of its own run,
+    so another run's replies never count.
+    """
+    owed: dict[str, set[str]] = {}
+    deliveries = 0
+    for s in samples:
+        if s.channel == "whatsapp" and s.acknowledged:
+            owed.setdefault(s.guest_id, set()).add(s.message_id)
+            deliveries += 1
+    got: dict[str, int] = {}
+    ours = [m for m in sent if m.get("to") in owed]
+    for m in ours:
+        got[m["to"]] = got.get(m["to"], 0) + 1
+    asking = please_type_texts()
+    return ReplyCheck(
+        messages=sum(len(ids) for ids in owed.values()),
+        guests=len(owed),
+        replies=len(ours),
+        short={g: len(ids) - got.get(g, 0) for g, ids in owed.items() if got.get(g, 0) < len(ids)},
+        extra={g: n - len(owed[g]) for g, n in got.items() if n > len(owed[g])},
+        please_type=sum(
+            1 for m in ours if m.get("payload", {}).get("text", {}).get("body") in asking
+        ),
+        deliveries=deliveries,
+    )
+
+
+def reconcile_replies(
+    graph_url: str, api_key: str, samples: Sequence[Sample], within_s: float = 0.0
+) -> ReplyCheck:
+    """One Graph reply per acknowledged WhatsApp message id? Waits up to ``within_s``,
+    so the outbox can deliver what it holds; a guest still owed a reply then never got it."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            response = httpx.get(
+                f"{graph_url.rstrip('/')}/graph/_sent", headers={"X-API-Key": api_key}, timeout=5
+            )
+            response.raise_for_status()
+            check = match_replies(samples, response.json()["messages"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            unread = match_replies(samples, [])
+            return dataclasses.replace(unread, replies=0, short={}, error=str(exc) or "unread")
+        if not check.short or time.monotonic() >= deadline:
+            return check
+        time.sleep(0.5)
 
 
 class _DuringProbes(threading.Thread):
@@ -216,11 +287,26 @@ def _traffic(
         guest_prefix=prefix,
         whatsapp_share=exp.load.whatsapp_share,
         whatsapp_secret=state.whatsapp_secret,
+        voice_share=exp.load.voice_share,
+        voice_notes=_voice_notes(state) if exp.load.voice_share else (),
+        duplicate_share=exp.load.duplicate_share,
+        concurrent_share=exp.load.concurrent_share,
         stays=exp.load.stays,
         skew=exp.load.skew,
         kinds=exp.load.mix,
         lead_days=exp.load.lead_days,
     )
+
+
+def _pms_key(state: StackState) -> str:
+    return str(state.settings.get("pms_api_key", PMS_API_KEY))
+
+
+def _voice_notes(state: StackState) -> tuple[str, ...]:
+    """The load's voice notes in the stack's Graph recorder (synthesised once a process)."""
+    from chaos.stt.voices import upload_notes
+
+    return upload_notes(state.url("pms"), _pms_key(state))
 
 
 def _describe_load(load: Traffic | None) -> dict[str, Any]:
@@ -232,6 +318,9 @@ def _describe_load(load: Traffic | None) -> dict[str, Any]:
             "rate_per_s": load.rate_per_s,
             "guests": load.guests,
             "whatsapp_share": load.whatsapp_share,
+            "voice_share": load.voice_share,
+            "duplicate_share": load.duplicate_share,
+            "concurrent_share": load.concurrent_share,
             "stays": load.stays,
             "skew": load.skew,
             "mix": list(load.kinds) or "default",
@@ -366,6 +455,15 @@ def _conclude(exp: Experiment, state: StackState, journal: Journal, memory: dict
         "duplicated": audit.duplicated,
         "error": audit.error,
     }
+    if any(e.kind in REPLY_KINDS for e in exp.expectations):
+        waits = [e.spec.get("within_s", 0.0) for e in exp.expectations if e.kind in REPLY_KINDS]
+        replies = reconcile_replies(
+            state.url("pms"),
+            _pms_key(state),
+            journal.samples,
+            max(waits),
+        )
+        journal.replies = dataclasses.asdict(replies)
     evidence = Evidence.of(journal)
     journal.verdicts = [evaluate(e, evidence) for e in exp.expectations] + [
         compare(c, evidence) for c in exp.comparisons
@@ -414,8 +512,27 @@ def figures(journal: Journal, ev: Evidence) -> dict[str, Any]:
         "pms_cache_stale_served_total",
         "pms_cache_hits_total",
         "pms_cache_misses_total",
+        "nlu_fallbacks_total",
+        "whatsapp_duplicates_total",
     ):
         out[metric] = ev.increase(metric)
+    for metric, label, values in (
+        ("stt_requests_total", "outcome", ("ok", "timeout", "error", "breaker_open")),
+        ("whatsapp_outbox_total", "outcome", ("queued", "delivered", "given_up")),
+        ("whatsapp_duplicates_total", "how", ("stored", "concurrent")),
+    ):
+        for child in values:
+            out[f"{metric}{{{label}={child}}}"] = ev.increase(metric, "run", **{label: child})
+    if ev.replies is not None and not ev.replies.error:
+        r = ev.replies
+        out.update(
+            whatsapp_deliveries=r.deliveries,
+            whatsapp_messages=r.messages,
+            whatsapp_replies=r.replies,
+            replies_missing=sum(r.short.values()),
+            replies_duplicated=sum(r.extra.values()),
+            please_type_replies=r.please_type,
+        )
     lags = schedule_lags(journal)
     out["schedule_lag_max_ms"] = round(max(lags) * 1000, 1) if lags else None
     for f in journal.faults:

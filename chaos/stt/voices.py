@@ -3,8 +3,11 @@ for the tests and the traffic driver."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
+
+import httpx
 
 from chaos.exceptions import ChaosError
 
@@ -53,3 +56,30 @@ def silence(seconds: float = 1.5) -> bytes:
         check=True,
     ).stdout  # fmt: skip
     return to_voice_note(wav)
+
+
+# Guest questions from the server's corpus, which the lab's STT server hears word for word.
+LOAD_QUESTIONS = ("what time is check in", "is breakfast included", "do you have parking")
+
+
+@functools.cache
+def load_notes() -> tuple[bytes, ...]:
+    """The load's voice notes, synthesised once per process (about a second each)."""
+    return tuple(speak(q) for q in LOAD_QUESTIONS)
+
+
+def upload_notes(graph_url: str, api_key: str) -> tuple[str, ...]:
+    """Upload the load's voice notes to the Graph recorder; their media ids."""
+    ids = []
+    for audio in load_notes():
+        response = httpx.post(
+            f"{graph_url.rstrip('/')}/graph/_upload",
+            content=audio,
+            headers={"X-API-Key": api_key, "Content-Type": "audio/ogg; codecs=opus"},
+            timeout=10,
+        )
+        if response.status_code != 200:
+            status = response.status_code
+            raise ChaosError(f"the Graph recorder refused a voice note: HTTP {status}")
+        ids.append(str(response.json()["id"]))
+    return tuple(ids)

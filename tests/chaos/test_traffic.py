@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -98,3 +99,43 @@ def test_bad_settings_are_refused() -> None:
         OpenLoad("http://agent", rate_per_s=0)
     with pytest.raises(ValueError, match="app secret"):
         OpenLoad("http://agent", whatsapp_share=0.5)
+
+
+def test_voice_notes_are_audio_webhooks_with_one_of_the_uploaded_notes() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json={"processed": 1})
+
+    load = OpenLoad("http://agent", rate_per_s=40, whatsapp_share=1.0, whatsapp_secret=SECRET,
+                    voice_share=0.5, voice_notes=("901", "902"),
+                    transport=httpx.MockTransport(handle))  # fmt: skip
+    samples = run(load, 1.0)
+    messages = [b["entry"][0]["changes"][0]["value"]["messages"][0] for b in bodies]
+    audio = [m for m in messages if m["type"] == "audio"]
+    assert 5 <= len(audio) <= len(messages) - 5  # about half
+    assert {m["audio"]["id"] for m in audio} <= {"901", "902"}
+    assert all(m["audio"]["voice"] is True for m in audio)
+    assert all("text" in m for m in messages if m["type"] == "text")
+    assert sum(s.label == "voice" for s in samples) == len(audio)
+
+
+def test_duplicates_repeat_a_message_id_at_once_or_a_second_later() -> None:
+    load = OpenLoad("http://agent", rate_per_s=40, whatsapp_share=1.0, whatsapp_secret=SECRET,
+                    duplicate_share=0.5, concurrent_share=0.5, transport=agent())  # fmt: skip
+    samples = run(load, 1.5)
+    copies: dict[str, list[Sample]] = {}
+    for s in samples:
+        copies.setdefault(s.message_id, []).append(s)
+    twice = [c for c in copies.values() if len(c) == 2]
+    assert all(len(c) <= 2 for c in copies.values())
+    assert len(twice) >= 10
+    gaps = sorted(round(b.intended_at - a.intended_at, 3) for a, b in twice)
+    assert set(gaps) == {0.0, 1.0}  # concurrent pairs, and copies Meta sends again later
+    assert all(a.guest_id == b.guest_id for a, b in twice)
+
+
+def test_voice_notes_need_their_audio() -> None:
+    with pytest.raises(ValueError, match="voice notes need uploaded audio"):
+        OpenLoad("http://agent", whatsapp_share=1.0, whatsapp_secret=SECRET, voice_share=0.5)

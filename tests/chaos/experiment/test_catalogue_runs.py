@@ -5,8 +5,9 @@ run pages unexpectedly, across the whole catalogue. The dashboards' chaos window
 captured into each journal, match the faults the proxy confirmed within 2 s.
 
 The stack runs the lab profile (breakers reset after 5 s, retries back off 0.1/0.2/0.4 s),
-so the whole catalogue takes about six minutes. ``test_null_faults.py`` runs the same
-catalogue with faults that are accepted but never applied, where none may pass.
+so the whole catalogue takes about eight minutes (the five dependency experiments about
+two of them). ``test_null_faults.py`` runs the same catalogue with faults that are
+accepted but never applied, where none may pass.
 """
 
 from __future__ import annotations

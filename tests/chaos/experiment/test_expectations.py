@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from chaos.experiment.expectations import KINDS, AuditCheck, Evidence, ensure_expectation, evaluate
+from chaos.exceptions import ExperimentError
+from chaos.experiment.expectations import (
+    KINDS,
+    AuditCheck,
+    Evidence,
+    ReplyCheck,
+    ensure_expectation,
+    evaluate,
+)
 from chaos.journal import Verdict
 from chaos.metrics import Scrape, Timeline
 from chaos.traffic import Sample
@@ -29,6 +37,9 @@ DECLARED = frozenset(
         "pms_cache_misses_total",
         "pms_cache_stale_served_total",
         "pms_api_latency_seconds_count",
+        "nlu_fallbacks_total",
+        "stt_requests_total",
+        "whatsapp_outbox_pending",
     }
 )
 
@@ -166,6 +177,28 @@ def test_an_undeclared_metric_is_missing_not_zero() -> None:
     assert "never exported session_save_retries_total" in verdict.detail
 
 
+def test_the_generic_counter_reads_any_watched_family_by_labels() -> None:
+    stt = ("stt_requests_total", (("outcome", "timeout"),))
+    ok = ("stt_requests_total", (("outcome", "ok"),))
+    grew = evidence(readings({stt: [(0, 0.0), (12, 3.0)], ok: [(0, 9.0)]}))
+    spec = {"metric": "stt_requests_total", "labels": {"outcome": "timeout"}, "phase": "during"}
+    assert judge({"counter": {**spec, "min": 3}}, grew).status == "passed"
+    assert judge({"counter": {**spec, "labels": {"outcome": "ok"}, "min": 1}}, grew).status == (
+        "failed"
+    )
+    assert judge({"counter": {**spec, "min": 1}}, NOTHING).status == "inconclusive"
+    assert ensure_expectation({"counter": {**spec, "min": 1}}, "e").proves_fault
+    assert not ensure_expectation({"counter": {**spec, "max": 0}}, "e").proves_fault
+
+
+def test_the_generic_counter_refuses_a_family_the_sampler_does_not_keep() -> None:
+    with pytest.raises(ExperimentError, match="must be a counter the sampler reads"):
+        ensure_expectation({"counter": {"metric": "process_cpu_seconds_total", "min": 1}}, "e")
+    bad = {"metric": "stt_requests_total", "labels": ["a"], "min": 1}
+    with pytest.raises(ExperimentError, match="labels: must be a mapping"):
+        ensure_expectation({"counter": bad}, "e")
+
+
 # --------------------------------------------------------------------------- breakers
 
 STATE = ("circuit_breaker_state", (("breaker", "audit"),))
@@ -282,6 +315,40 @@ def test_fallback_drained_within_and_beyond_its_limit() -> None:
     stuck = judge({"fallback_drained": {"within_s": 60}}, evidence(pending((0, 0), (12, 8))))
     assert stuck.status == "failed" and "still pending" in stuck.detail
     assert judge({"fallback_drained": {"within_s": 5}}, NOTHING).status == "inconclusive"
+
+
+def test_fallback_drained_reads_the_outbox_gauge_when_asked() -> None:
+    outbox = readings({("whatsapp_outbox_pending", ()): [(0, 0), (12, 5), (22, 0)]})
+    spec = {"within_s": 5, "gauge": "whatsapp_outbox_pending"}
+    verdict = judge({"fallback_drained": spec}, evidence(outbox))
+    assert verdict.status == "passed" and verdict.observed["drained_after_s"] == 2.0
+    assert judge({"fallback_drained": {"within_s": 5}}, evidence(outbox)).status == "inconclusive"
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def test_whatsapp_replies_want_each_message_answered_exactly_once() -> None:
+    spec = {"whatsapp_replies": {}}
+    ok = judge(spec, evidence(replies=ReplyCheck(30, 10, 30, {}, {}, deliveries=45)))
+    assert ok.status == "passed" and "30 replies for 30 messages (45 deliveries)" in ok.detail
+    # A duplicate delivery answered again (dedupe broken): the guest got two replies.
+    twice = judge(spec, evidence(replies=ReplyCheck(30, 10, 32, {}, {"5491": 2}, deliveries=45)))
+    assert twice.status == "failed" and "2 answered twice or more" in twice.detail
+    lost = judge(spec, evidence(replies=ReplyCheck(30, 10, 29, {"5492": 1}, {})))
+    assert lost.status == "failed" and "1 never answered" in lost.detail
+    assert judge(spec, evidence(replies=ReplyCheck(0, 0, 0, {}, {}))).status == "inconclusive"
+    unread = ReplyCheck(30, 10, 0, {}, {}, error="connection refused")
+    assert judge(spec, evidence(replies=unread)).status == "inconclusive"
+    assert judge(spec, NOTHING).status == "inconclusive"
+
+
+def test_please_type_replies_count_the_voice_notes_not_heard() -> None:
+    heard = evidence(replies=ReplyCheck(12, 4, 12, {}, {}, please_type=0))
+    assert judge({"please_type_replies": {"min": 1}}, heard).status == "failed"
+    asked = evidence(replies=ReplyCheck(12, 4, 12, {}, {}, please_type=5))
+    assert judge({"please_type_replies": {"min": 1}}, asked).status == "passed"
+    assert judge({"please_type_replies": {"min": 1}}, NOTHING).status == "inconclusive"
 
 
 # --------------------------------------------------------------------------- audit
@@ -456,6 +523,7 @@ def test_every_kind_has_a_no_data_case_here() -> None:
         "fallback_writes", "stale_served", "pms_calls", "fallback_drained", "audit_write_failures",
         "pms_latency_shift",
         "no_lost_audit_events", "no_5xx", "p95_latency", "latency_shift", "cache_hit_rate",
-        "degraded_replies", "agent_restarts", "audit_inserts_resume",
+        "degraded_replies", "agent_restarts", "audit_inserts_resume", "counter",
+        "whatsapp_replies", "please_type_replies",
     }  # fmt: skip
     assert covered == set(KINDS)

@@ -271,6 +271,13 @@ def test_a_conversation_probe_spans_the_method() -> None:
         ),
         ("load", {"rate_per_s": 2, "mix": ["karaoke"]}, "load.mix: unknown conversation kind"),
         ("load", {"whatsapp_share": 2}, "load.whatsapp_share: must be between 0 and 1"),
+        ("load", {"voice_share": 1.5}, "load.voice_share: must be between 0 and 1"),
+        ("load", {"duplicates": {"share": 0.5, "twice": 1}}, "load.duplicates: unknown field"),
+        (
+            "load",
+            {"whatsapp_share": 0, "duplicates": {"share": 0.5}},
+            "load: voice notes and duplicates are WhatsApp messages",
+        ),
         ("load", False, "load: is off, but latency_shift, no_5xx judge guest traffic"),
         ("steady_state.0.timeout", 3, "unknown field(s) timeout"),
         (
@@ -341,8 +348,21 @@ def test_the_catalogue_covers_the_brief() -> None:
         "pms-hang",
         "pms-5xx-burst",
         "pms-429",
+        "nlu-outage",
+        "stt-outage",
+        "stt-latency",
+        "graph-send-failures",
+        "whatsapp-duplicate-storm",
     } <= names
     for exp in catalogue().values():
         assert exp.purpose and exp.expectations
         assert any(e.kind == "no_5xx" for e in exp.expectations), exp.name
         assert any(e.proves_fault for e in (*exp.expectations, *exp.comparisons)), exp.name
+
+
+def test_the_load_reads_voice_notes_and_duplicate_deliveries() -> None:
+    storm = catalogue()["whatsapp-duplicate-storm"].load
+    assert storm is not None
+    assert (storm.duplicate_share, storm.concurrent_share) == (0.5, 0.5)
+    voice = catalogue()["stt-outage"].load
+    assert voice is not None and voice.voice_share == 0.5 and voice.whatsapp_share == 1.0
