@@ -367,13 +367,15 @@ def run_experiment(
     sampler = MetricsSampler(
         agent_url, interval_s=sample_interval_s, prometheus_url=state.urls.get("prometheus")
     )
-    traffic = _traffic(exp, state, f"exp-{run_id}", load)
-    journal.load = _describe_load(traffic)
+    traffic: Traffic | None = None
     alert_check = AlertCheck(exp.alerts, dict(state.urls), progress) if exp.alerts else None
     samples: list[Sample] = []
     memory: dict[str, Any] = {}  # what stateful probes carry from before to after
     began = False
     try:
+        # Inside the try: preparing the load (voice notes) can fail, and the journal stays.
+        traffic = _traffic(exp, state, f"exp-{run_id}", load)
+        journal.load = _describe_load(traffic)
         dirty = verify_clean(client)
         if dirty:
             raise ChaosError(f"proxy not clean before the run: {'; '.join(dirty)}")

@@ -70,14 +70,21 @@ def load_notes() -> tuple[bytes, ...]:
 
 def upload_notes(graph_url: str, api_key: str) -> tuple[str, ...]:
     """Upload the load's voice notes to the Graph recorder; their media ids."""
+    try:
+        notes = load_notes()
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise ChaosError(f"could not synthesise the voice notes: {exc}") from exc
     ids = []
-    for audio in load_notes():
-        response = httpx.post(
-            f"{graph_url.rstrip('/')}/graph/_upload",
-            content=audio,
-            headers={"X-API-Key": api_key, "Content-Type": "audio/ogg; codecs=opus"},
-            timeout=10,
-        )
+    for audio in notes:
+        try:
+            response = httpx.post(
+                f"{graph_url.rstrip('/')}/graph/_upload",
+                content=audio,
+                headers={"X-API-Key": api_key, "Content-Type": "audio/ogg; codecs=opus"},
+                timeout=10,
+            )
+        except httpx.HTTPError as exc:
+            raise ChaosError(f"could not upload a voice note: {type(exc).__name__}") from exc
         if response.status_code != 200:
             status = response.status_code
             raise ChaosError(f"the Graph recorder refused a voice note: HTTP {status}")

@@ -9,8 +9,9 @@ import pytest
 from chaos.exceptions import ChaosError, StackError
 from chaos.stack import services
 from chaos.stack.config import StackSettings
+from chaos.stack.processes import free_port
 from chaos.stt import server
-from chaos.stt.voices import speak
+from chaos.stt.voices import speak, upload_notes
 
 
 def test_missing_binaries_fail_with_their_install_command(
@@ -33,3 +34,9 @@ def test_another_server_replaces_the_lab_one_by_url(
     monkeypatch.setenv("CHAOSLAB_AGENT_ENV", '{"AGENT_STT__URL": "http://127.0.0.1:8000"}')
     env = services.agent_env(StackSettings(state_dir=tmp_path), tmp_path)
     assert env["AGENT_STT__URL"] == "http://127.0.0.1:8000"
+
+
+def test_voice_notes_that_cannot_be_uploaded_are_a_chaos_error() -> None:
+    """The runner records a ChaosError in the journal; anything else would lose it."""
+    with pytest.raises(ChaosError, match=r"could not upload a voice note: ConnectError"):
+        upload_notes(f"http://127.0.0.1:{free_port()}", "key")
