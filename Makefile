@@ -74,6 +74,7 @@ bench: setup  ## Benchmark agent and proxy on the native stack; figures in repor
 	$(BIN)/python -m bench.fault_schedule
 	$(BIN)/python -m bench.guardrails
 	$(BIN)/python -m bench.killed_runner
+	$(BIN)/python -m bench.storm
 
 calibrate: setup  ## How often latency comparisons are wrong: 20 runs without a fault, 20 with +50 ms
 	$(BIN)/chaoslab up

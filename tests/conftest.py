@@ -113,10 +113,16 @@ def live_agent_url(stack: StackState) -> str:
     """The stack's agent after real guest traffic (conversations, availability, a booking)."""
     import httpx
 
-    from chaos.traffic import GuestMix, play
+    from chaos.stt.voices import upload_notes
+    from chaos.traffic import GuestMix, play, signed_webhook, whatsapp_payload
 
     guest = GuestMix(seed=3).guest
     with httpx.Client(base_url=stack.url("agent"), timeout=30) as client:
         for n, kind in enumerate(("booking", "availability", "information", "room_options")):
             play(client, f"live-{kind}-{n}", kind, guest)
+        # A WhatsApp voice note, so the transcription series have data too.
+        media = upload_notes(stack.url("pms"), str(stack.settings.get("pms_api_key", "")))
+        payload = whatsapp_payload("5491100000001", "Live", "", "wamid.live-voice", media[0])
+        raw, headers = signed_webhook(stack.whatsapp_secret, payload)
+        client.post("/webhooks/whatsapp", content=raw, headers=headers).raise_for_status()
     return stack.url("agent")

@@ -27,7 +27,7 @@ KERNEL = "python3"
 
 #: Parameters that keep each notebook well under a minute or so (``make notebooks``, tests).
 SHORT: dict[str, dict[str, Any]] = {
-    "01-redis-latency": {"steps_ms": [150, 350, 700], "step_s": 6.0, "baseline_s": 2.0,
+    "01-redis-latency": {"steps_ms": [150, 250, 700], "step_s": 6.0, "baseline_s": 2.0,
                          "settle_s": 3.0},
     "02-postgres-outage": {"outage_s": 6.0, "baseline_s": 2.0, "settle_s": 10.0},
     "03-cache-hit-rate": {"users": 10, "run_s": 12.0, "ttls_s": [1, 30],

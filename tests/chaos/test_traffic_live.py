@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from chaos.stack import native
 from chaos.stack.state import StackState
 from chaos.traffic import OpenLoad, Sample
 
@@ -27,7 +28,8 @@ def p95(samples: list[Sample]) -> float:
 def window(state: StackState, stall_s: float) -> list[Sample]:
     load = OpenLoad(state.url("agent"), rate_per_s=10, guests=10, guest_prefix="stall").start()
     time.sleep(1.0)
-    pid = state.pids["agent"]
+    # The pid on record now: a process fault earlier in the session may have restarted it.
+    pid = StackState.load(native.settings_of(state).state_file).pids["agent"]
     if stall_s:
         os.kill(pid, signal.SIGSTOP)
         try:
