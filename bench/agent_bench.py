@@ -258,10 +258,7 @@ class AgentBench:
             if profile == "lab":
                 out[profile] = self.guest_mix()
                 continue
-            with servers.extra_agent(self.state, self.config.work_dir, profile=profile) as (
-                url,
-                _,
-            ):
+            with servers.extra_agent(self.state, profile=profile) as (url, _):
                 out[profile] = self.guest_mix(url, f"guest_mix_{profile}")
         return out
 
@@ -315,7 +312,7 @@ class AgentBench:
         """An extra agent with several workers: throughput, and metrics across workers."""
         n = self.config.workers
         env = {"AGENT_WORKERS": str(n)}
-        with servers.extra_agent(self.state, self.config.work_dir, env=env) as (url, pid):
+        with servers.extra_agent(self.state, env=env) as (url, pid):
             self._warm(url)
             workers = len(procs.children(pid))
             self._wrk_warm_up("workers", url, wrk.messages_script(self.texts, "bench-warm"))

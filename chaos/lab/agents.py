@@ -28,7 +28,11 @@ FALLBACK_ENV = "AGENT_AUDIT__FALLBACK_PATH"
 
 
 def settings_for(
-    state: StackState, state_dir: Path, agent_port: int, agent_env: Mapping[str, str]
+    state: StackState,
+    state_dir: Path,
+    agent_port: int,
+    agent_env: Mapping[str, str],
+    profile: str = "lab",
 ) -> StackSettings:
     """Stack settings that point at the running stack's servers, with our own agent port."""
     ports: dict[str, int] = {}
@@ -49,7 +53,7 @@ def settings_for(
         host=host,
         state_dir=state_dir,
         ports=Ports(**ports),
-        profile="lab",
+        profile=profile,
         admin_token=state.admin_token or "lab-admin-token",
         whatsapp_secret=state.whatsapp_secret or "lab-whatsapp-secret",
         agent_env=dict(agent_env),
@@ -69,9 +73,14 @@ def discarding_fallback(folder: Path) -> Path:
 
 @contextlib.contextmanager
 def temporary_agent(
-    state: StackState, env: Mapping[str, str] | None = None, *, discard_audit_fallback: bool = False
+    state: StackState,
+    env: Mapping[str, str] | None = None,
+    *,
+    profile: str = "lab",
+    discard_audit_fallback: bool = False,
 ) -> Iterator[StackState]:
-    """Run a second agent with ``env`` (``AGENT_*`` settings); yields the stack as it sees it.
+    """Run a second agent with ``env`` (``AGENT_*`` settings) and the ``lab`` or ``default``
+    profile; yields the stack as it sees it.
 
     With ``discard_audit_fallback`` the agent's audit fallback file is a link to
     /dev/null: every event PostgreSQL cannot take is lost, a broken system on purpose.
@@ -82,7 +91,7 @@ def temporary_agent(
         overrides[FALLBACK_ENV] = str(discarding_fallback(folder / "fallback"))
     host = urlsplit(state.url("agent")).hostname or "127.0.0.1"
     port = free_port(host)
-    settings = settings_for(state, folder, port, overrides)
+    settings = settings_for(state, folder, port, overrides, profile)
     proc = services.agent(settings, folder)
     try:
         proc.start(timeout=60)
