@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+import httpx
 import structlog
 
 from agent.metrics import AgentMetrics
@@ -55,3 +56,31 @@ class DependencyMonitor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class HTTPService:
+    """An HTTP dependency's client: a health check outside any breaker, and close."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=url.rstrip("/"),
+            timeout=httpx.Timeout(timeout_s),
+            headers=headers,
+            transport=transport,
+        )
+
+    async def ping(self) -> bool:
+        """One ``GET /health``; never raises."""
+        try:
+            return (await self._client.get("/health")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

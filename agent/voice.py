@@ -20,6 +20,7 @@ import httpx
 import pybreaker
 import structlog
 
+from agent.dependencies import HTTPService
 from agent.metrics import AgentMetrics
 from agent.resilience import BreakerOpen, RetryPolicy, guarded, make_breaker
 from agent.settings import STTSettings
@@ -64,7 +65,7 @@ def rejected_note(exc: BaseException) -> bool:
     return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code < 500
 
 
-class Transcriber:
+class Transcriber(HTTPService):
     """Speech to text with a timeout, retries, a breaker and metrics."""
 
     def __init__(
@@ -73,17 +74,12 @@ class Transcriber:
         metrics: AgentMetrics,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._settings = settings
-        self._metrics = metrics
         headers = {}
         if settings.api_key.get_secret_value():
             headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
-        self._client = httpx.AsyncClient(
-            base_url=settings.url.rstrip("/"),
-            timeout=httpx.Timeout(settings.timeout_s),
-            headers=headers,
-            transport=transport,
-        )
+        super().__init__(settings.url, settings.timeout_s, transport, headers)
+        self._settings = settings
+        self._metrics = metrics
         self.breaker: pybreaker.CircuitBreaker = make_breaker(
             "stt", settings.breaker, metrics, exclude=[rejected_note]
         )
@@ -122,16 +118,6 @@ class Transcriber:
         self._metrics.stt_requests.labels(outcome=outcome).inc()
         self._metrics.stt_latency.labels(outcome=outcome).observe(seconds)
         return Transcription(text, outcome, seconds)
-
-    async def ping(self) -> bool:
-        """One health request, outside the breaker."""
-        try:
-            return (await self._client.get("/health")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 class VoiceNotes:

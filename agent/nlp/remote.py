@@ -16,6 +16,7 @@ import httpx
 import pybreaker
 import structlog
 
+from agent.dependencies import HTTPService
 from agent.metrics import AgentMetrics
 from agent.nlp.engine import analyze
 from agent.nlp.models import Analysis
@@ -45,7 +46,7 @@ class LocalNLU:
         return None
 
 
-class RemoteNLU:
+class RemoteNLU(HTTPService):
     """The NLU service, with the rules in-process as its fallback."""
 
     def __init__(
@@ -54,12 +55,8 @@ class RemoteNLU:
         metrics: AgentMetrics,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        super().__init__(settings.url, settings.timeout_s, transport)
         self._metrics = metrics
-        self._client = httpx.AsyncClient(
-            base_url=settings.url.rstrip("/"),
-            timeout=httpx.Timeout(settings.timeout_s),
-            transport=transport,
-        )
         self.breaker: pybreaker.CircuitBreaker = make_breaker("nlp", settings.breaker, metrics)
 
     async def _parse(self, text: str, today: date, language: str | None) -> Analysis:
@@ -92,16 +89,6 @@ class RemoteNLU:
         self._observe(reason, started)
         self._metrics.nlu_fallbacks.labels(reason=reason).inc()
         return Understood(analyze(text, today=today, language=language), degraded=True)
-
-    async def ping(self) -> bool:
-        """One health request, outside the breaker."""
-        try:
-            return (await self._client.get("/health")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 def nlu_for(settings: NLPSettings, metrics: AgentMetrics) -> LocalNLU | RemoteNLU:
