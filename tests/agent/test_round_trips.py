@@ -117,7 +117,10 @@ async def test_a_cached_message_costs_two_redis_and_one_postgres_round_trip(
         database={"dsn": SecretStr(f"postgresql://postgres@127.0.0.1:{pg_port}/{dbname}")},
         pms={"base_url": "http://127.0.0.1:9", "cache_warm_days": 0},
         audit={"fallback_path": tmp_path / "fallback.jsonl"},
+        # Background loops (dependency checks, the WhatsApp outbox's poll) would add their
+        # own round trips to the counted window; here they never come round.
         dependency_check_interval_s=3600,
+        whatsapp={"outbox_interval_s": 3600},
     )
     stay = Stay(check_in, check_in + timedelta(days=2))
     text = availability_question(stay, 2, "es", random.Random(1))
